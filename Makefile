@@ -1,0 +1,46 @@
+# Everything a developer runs. Needs only Python 3.10+ on PATH (as python3, or PYTHON=...).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: venv demo test test-main test-contract lint format clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: the example site on http://127.0.0.1:8000 (admin at /admin/), SQLite + local memory cache
+demo: $(STAMP)
+	cd example && ../$(BIN)/python manage.py migrate --noinput
+	cd example && ../$(BIN)/python manage.py demo_user
+	cd example && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## make test: the whole suite (SQLite + local memory cache unless QSESSIONS_TEST_DB/QSESSIONS_TEST_CACHE say otherwise)
+test: test-main test-contract
+
+test-main: $(STAMP)
+	$(BIN)/pytest tests
+
+# Django's own session-backend tests against our engines (see DESIGN.md, "Testing").
+test-contract: $(STAMP)
+	$(BIN)/python scripts/fetch_django_tests.py
+	QSESSIONS_TEST_CONTRACT=1 $(BIN)/pytest tests/test_django_contract.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3

@@ -1,0 +1,233 @@
+"""The sessions admin: who is signed in where, filters, and revocation that also clears the cache.
+
+Sessions are addressed by their opaque ``public_id`` in every admin URL, form and log entry: the
+session key (a bearer credential) never appears in the admin's HTML.
+"""
+
+from __future__ import annotations
+
+from pprint import pformat
+from typing import Any, cast
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+from django.forms import CheckboxInput
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from qsessions.models import Session
+from qsessions.revocation import REASON_ADMIN, revoke_sessions
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    title = _("active")
+    parameter_name = "active"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("1", _("Active")), ("0", _("Expired"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> QuerySet[Session]:
+        if self.value() == "1":
+            return queryset.filter(expire_date__gt=timezone.now())
+        if self.value() == "0":
+            return queryset.filter(expire_date__lte=timezone.now())
+        return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    title = _("owner")
+    parameter_name = "owner"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("my", _("Mine"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Session]) -> QuerySet[Session]:
+        if self.value() == "my":
+            return queryset.filter(user_id=cast(int, request.user.pk))
+        return queryset
+
+
+class SessionChangeList(ChangeList):
+    def url_for_result(self, result: Any) -> str:
+        opts = self.opts
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=(result.public_id,),
+            current_app=self.model_admin.admin_site.name,
+        )
+
+
+def describe(session: Session) -> str:
+    """A human label for a session, used where Django would print the object (its key)."""
+    owner = str(session.user) if session.user_id else _("anonymous")
+    return f"{owner} · {session.device or _('unknown device')} · {session.ip or '-'}"
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "owner",
+        "ip",
+        "location",
+        "device",
+        "created_at",
+        "updated_at",
+        "expire_date",
+        "active",
+    )
+    list_display_links = ("owner",)
+    list_select_related = ("user",)
+    list_filter = (ActiveFilter, OwnerFilter)
+    ordering = ("-updated_at",)
+    actions = ["revoke_selected"]
+    detail_template = "admin/qsessions/session/detail.html"
+
+    # -- listing -----------------------------------------------------------------------------------------
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return SessionChangeList
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        user_model = get_user_model()
+        fields = ["ip", "user_agent", f"user__{user_model.USERNAME_FIELD}"]
+        email_field = user_model.get_email_field_name()
+        if email_field != user_model.USERNAME_FIELD and _has_field(user_model, email_field):
+            fields.append(f"user__{email_field}")
+        return fields
+
+    @admin.display(description=_("user"), ordering="user")
+    def owner(self, obj: Session) -> str:
+        return str(obj.user) if obj.user_id else "-"
+
+    @admin.display(description=_("active"), boolean=True)
+    def active(self, obj: Session) -> bool:
+        return obj.is_active
+
+    def action_checkbox(self, obj: Session) -> SafeString:
+        attrs = {"class": "action-select", "aria-label": _("Select this session: %s") % describe(obj)}
+        return CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, obj.public_id)
+
+    action_checkbox.short_description = format_html(  # type: ignore[attr-defined]
+        '<input type="checkbox" id="action-toggle" aria-label="{}">', _("Select all objects on this page for an action")
+    )
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Session], *args: Any) -> HttpResponse | None:
+        # The checkboxes carry public ids; Django's action machinery selects by primary key.
+        public_ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if public_ids:
+            keys = Session.objects.filter(public_id__in=public_ids).values_list("pk", flat=True)
+            post = request.POST.copy()
+            post.setlist(helpers.ACTION_CHECKBOX_NAME, list(keys))
+            request.POST = post  # type: ignore[assignment]
+        return super().response_action(request, queryset, *args)
+
+    # -- permissions: read-only; revocation is the one action ---------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return False  # Django's delete pages print the object, i.e. the key; revoke instead.
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
+    @admin.action(description=_("Revoke selected sessions"), permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        sessions = list(queryset.select_related("user"))
+        self._log_revocations(request, sessions)
+        count = revoke_sessions(Session.objects.filter(pk__in=[s.pk for s in sessions]), REASON_ADMIN, request)
+        self.message_user(
+            request,
+            ngettext("Revoked %d session.", "Revoked %d sessions.", count) % count,
+            messages.SUCCESS,
+        )
+
+    def _log_revocations(self, request: HttpRequest, sessions: list[Session]) -> None:
+        content_type = ContentType.objects.get_for_model(Session, for_concrete_model=False)
+        LogEntry.objects.bulk_create(
+            [
+                LogEntry(
+                    user_id=cast(int, request.user.pk),
+                    content_type=content_type,
+                    object_id=session.public_id,
+                    object_repr=describe(session)[:200],
+                    action_flag=DELETION,
+                    change_message="Revoked",
+                )
+                for session in sessions
+            ]
+        )
+
+    # -- one session ---------------------------------------------------------------------------------------
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Session | None:
+        return self.get_queryset(request).filter(public_id=object_id).first()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise Http404
+        session = self.get_object(request, object_id)
+        if session is None:
+            raise Http404(_("No session with this id."))
+        changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        can_revoke = self.has_revoke_permission(request)
+        if request.method == "POST":
+            if not can_revoke:
+                raise Http404
+            self._log_revocations(request, [session])
+            revoke_sessions(Session.objects.filter(pk=session.pk), REASON_ADMIN, request)
+            self.message_user(request, _("The session was revoked."), messages.SUCCESS)
+            return HttpResponseRedirect(changelist_url)
+        fields = [
+            (_("user"), session.user or "-"),
+            (_("IP"), session.ip or "-"),
+            (_("location"), session.location or "-"),
+            (_("device"), session.device or "-"),
+            (_("user agent"), session.user_agent or "-"),
+            (_("created at"), session.created_at),
+            (_("updated at"), session.updated_at),
+            (_("expire date"), session.expire_date),
+            (_("active"), _("yes") if session.is_active else _("no")),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Session"),
+            "subtitle": describe(session),
+            "session": session,
+            "fields": fields,
+            # The decoded data can hold anything the site stores (tokens, carts): superusers only.
+            "session_data": pformat(session.get_decoded()) if request.user.is_superuser else None,
+            "can_revoke": can_revoke,
+            "changelist_url": changelist_url,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.detail_template, context)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        raise Http404  # Django's history page prints the object (its key); revocations are in the admin log.
+
+
+def _has_field(model: Any, name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,24 @@
+"""SessionMiddleware: Django's, handing the client's IP and user agent to the session store."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import HttpRequest
+
+from qsessions.backends.db import SessionStore
+from qsessions.client import resolve_client_ip, resolve_user_agent
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Works under WSGI and ASGI (Django's MiddlewareMixin provides both paths)."""
+
+    # Django types this as any SessionBase; it is one of ours (checks.py reports a mismatch).
+    SessionStore: type[SessionStore]  # type: ignore[assignment]
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.session = self.SessionStore(
+            session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME),
+            user_agent=resolve_user_agent(request),
+            ip=resolve_client_ip(request),
+        )

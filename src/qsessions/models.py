@@ -1,0 +1,164 @@
+"""The Session model: Django's session row plus its owner, client and times, and a cache-aware QuerySet."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, cast
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from qsessions import devices, geo
+
+if TYPE_CHECKING:
+    from ua_parser import Result
+
+    from qsessions.backends.db import SessionStore
+
+# Deleting by primary key in chunks keeps every statement well inside every database's parameter limit.
+DELETE_CHUNK_SIZE = 10_000
+
+
+def make_public_id(session_key: str) -> str:
+    """The opaque id that pages, JSON, URLs and logs use for a session instead of its key.
+
+    A one-way digest: anyone holding a key can compute its id, nobody can go from an id to a key.
+    """
+    return hashlib.sha256(f"qsessions.public_id:{session_key}".encode()).hexdigest()[:32]
+
+
+def user_id_from_session_data(data: dict[str, Any]) -> Any:
+    """The owner's primary key as stored by ``django.contrib.auth.login``, or ``None`` if unusable."""
+    value = data.get(SESSION_KEY)
+    if value is None:
+        return None
+    try:
+        return Session._meta.get_field("user").target_field.to_python(value)  # type: ignore[union-attr]
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def active(self) -> SessionQuerySet:
+        """Sessions that have not expired."""
+        return self.filter(expire_date__gt=timezone.now())
+
+    def expired(self) -> SessionQuerySet:
+        return self.filter(expire_date__lte=timezone.now())
+
+    def for_user(self, user: Any) -> SessionQuerySet:
+        return self.filter(user=user)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete the sessions from the database and from the session cache."""
+        if not Session.get_session_store_class().caches_sessions:
+            return super().delete()
+        # Delete exactly the sessions whose keys were read, so that every row removed from the
+        # database is also removed from the cache, even if new rows match the filter meanwhile.
+        keys = list(self.values_list("pk", flat=True))
+        total = 0
+        per_model: dict[str, int] = {}
+        base = self.model._base_manager.using(self.db)
+        for start in range(0, len(keys), DELETE_CHUNK_SIZE):
+            chunk = keys[start : start + DELETE_CHUNK_SIZE]
+            deleted, counts = base.filter(pk__in=chunk).delete()
+            total += deleted
+            for label, count in counts.items():
+                per_model[label] = per_model.get(label, 0) + count
+        Session.get_session_store_class().evict_cached(keys, using=self.db)
+        return total, per_model
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type: ignore[misc]
+    use_in_migrations = True
+
+    def save(self, session_key: str, session_dict: dict[str, Any], expire_date: Any) -> Session:
+        """Django's ``SessionManager.save``, keeping the owner in step and ``created_at`` intact."""
+        if not session_dict:
+            self.filter(pk=session_key).delete()
+            return cast(Session, self.model(session_key=session_key, expire_date=expire_date))
+        fields = {
+            "session_data": self.encode(session_dict),
+            "expire_date": expire_date,
+            "user_id": user_id_from_session_data(session_dict),
+        }
+        updated = self.filter(pk=session_key).update(updated_at=timezone.now(), **fields)
+        if updated:
+            Session.get_session_store_class().evict_cached([session_key], using=self.db)
+            return cast(Session, self.model(session_key=session_key, **fields))
+        return cast(Session, self.create(session_key=session_key, created_at=timezone.now(), **fields))
+
+
+class Session(AbstractBaseSession):
+    """A session with its owner, the client that uses it, and when it was created and last written."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, verbose_name=_("user"))
+    user_agent = models.CharField(_("user agent"), null=True, blank=True, max_length=300)
+    created_at = models.DateTimeField(_("created at"), null=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP"))
+    public_id = models.CharField(_("public id"), max_length=32, unique=True, null=True, editable=False)
+
+    objects: SessionManager = SessionManager()  # type: ignore[misc]
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        indexes = [models.Index(fields=["user", "expire_date"], name="qsessions_user_expiry_idx")]
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionStore]:
+        """The configured engine's store when it is a qsessions engine, else the database store."""
+        from qsessions.backends.db import SessionStore as DatabaseStore
+
+        engine = import_module(settings.SESSION_ENGINE)
+        store_class = getattr(engine, "SessionStore", None)
+        if isinstance(store_class, type) and issubclass(store_class, DatabaseStore):
+            return store_class
+        return DatabaseStore
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.public_id is None and self.session_key:
+            self.public_id = make_public_id(self.session_key)
+        super().save(*args, **kwargs)
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Delete the session from the database, then from the session cache."""
+        key = self.session_key  # Django clears the primary key of a deleted instance
+        result = super().delete(using=using, keep_parents=keep_parents)
+        self.get_session_store_class().evict_cached([key], using=using or self._state.db)
+        return result
+
+    @property
+    def is_active(self) -> bool:
+        return self.expire_date > timezone.now()
+
+    @cached_property
+    def device_info(self) -> Result | None:
+        """The ``ua_parser`` result for this session's user agent, or ``None`` without one."""
+        return devices.parse_user_agent(self.user_agent) if self.user_agent else None
+
+    @cached_property
+    def device(self) -> str:
+        """``"<device> / <os> <version> / <browser> <version>"``, or ``""`` without a user agent."""
+        info = self.device_info
+        return devices.device_summary(info) if info is not None else ""
+
+    @cached_property
+    def location_info(self) -> dict[str, Any] | None:
+        return geo.location_info(self.ip)
+
+    @cached_property
+    def location(self) -> str | None:
+        """``"City, Country"``, ``"Country"`` or ``None``."""
+        return geo.format_location(self.location_info)

@@ -1,0 +1,12 @@
+"""Signals sent by qsessions. Receivers get ``sender`` (the Session model) and the keyword arguments listed."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# session (the Session row), request (or None)
+session_created = Signal()
+# session (the Session row as it was), reason (one of revocation.REASONS), request (or None)
+session_revoked = Signal()
+# session, old_ip, new_ip, old_user_agent, new_user_agent, request (or None)
+session_client_changed = Signal()

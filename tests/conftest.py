@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from tests import services
+
+ENGINES = ["qsessions.backends.db", "qsessions.backends.cached_db"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = services.missing_services()
+    if not missing:
+        return
+    reason = "; ".join(missing)
+    if services.REQUIRE_SERVICES:
+        raise pytest.UsageError(f"QSESSIONS_TEST_REQUIRE_SERVICES=1 but {reason}")
+    for item in items:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(params=ENGINES, ids=["db", "cached_db"])
+def engine(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+    """Run the test once per qsessions engine, with an empty cache."""
+    settings.SESSION_ENGINE = request.param
+    caches["default"].clear()
+    yield request.param
+    caches["default"].clear()
+
+
+@pytest.fixture
+def cached_engine(settings: Any) -> Iterator[str]:
+    settings.SESSION_ENGINE = "qsessions.backends.cached_db"
+    caches["default"].clear()
+    yield settings.SESSION_ENGINE
+    caches["default"].clear()

@@ -1,0 +1,52 @@
+"""Views the tests drive through the full middleware stack."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model, login, logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+
+def read(request: HttpRequest) -> HttpResponse:
+    """Reads the session and the user; writes nothing."""
+    return JsonResponse({"user": request.user.get_username() or None, "value": request.session.get("value")})
+
+
+@csrf_exempt
+def write(request: HttpRequest) -> HttpResponse:
+    request.session["value"] = request.GET.get("value", "x")
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+def login_view(request: HttpRequest) -> HttpResponse:
+    user = get_user_model()._default_manager.get_by_natural_key(request.GET["username"])
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return HttpResponse("ok")
+
+
+async def aread(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    value = await request.session.aget("value")
+    return JsonResponse({"user": user.get_username() or None, "value": value})
+
+
+@csrf_exempt
+async def awrite(request: HttpRequest) -> HttpResponse:
+    await request.session.aset("value", request.GET.get("value", "x"))
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+async def alogin_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import alogin
+
+    user = await get_user_model()._default_manager.aget(username=request.GET["username"])
+    await alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return HttpResponse("ok")
