@@ -1,0 +1,68 @@
+"""qsessions' settings, each read from Django's settings when accessed (so override_settings works).
+
+Every setting is optional and prefixed ``QSESSIONS_``; checks.py reports bad values at startup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from django.conf import settings as django_settings
+from django.utils.module_loading import import_string
+
+IPStorage = Literal["full", "truncated", "none"]
+IP_STORAGE_MODES: tuple[IPStorage, ...] = ("full", "truncated", "none")
+
+
+class Settings:
+    @property
+    def TRUSTED_PROXIES(self) -> Sequence[str]:
+        """IP addresses and CIDR networks of the reverse proxies in front of the site (IPv4 and IPv6).
+
+        Only when the direct peer is one of them are X-Forwarded-For / Forwarded read.
+        """
+        return tuple(getattr(django_settings, "QSESSIONS_TRUSTED_PROXIES", ()))
+
+    @property
+    def CLIENT_IP_RESOLVER(self) -> Callable[[Any], str | None] | None:
+        """A callable(request) -> str | None (or its dotted path) that replaces the built-in resolution."""
+        value = getattr(django_settings, "QSESSIONS_CLIENT_IP_RESOLVER", None)
+        if isinstance(value, str):
+            resolved: Callable[[Any], str | None] = import_string(value)
+            return resolved
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def IP_STORAGE(self) -> IPStorage:
+        """``"full"`` (default), ``"truncated"`` (IPv4 /24, IPv6 /48) or ``"none"``."""
+        return getattr(django_settings, "QSESSIONS_IP_STORAGE", "full")  # type: ignore[no-any-return]
+
+    @property
+    def STORE_USER_AGENT(self) -> bool:
+        """Whether the user agent is stored at all (default True)."""
+        return bool(getattr(django_settings, "QSESSIONS_STORE_USER_AGENT", True))
+
+    @property
+    def CLIENT_HINTS(self) -> bool:
+        """Whether to ask browsers for User-Agent Client Hints (Accept-CH) and store them (default False)."""
+        return bool(getattr(django_settings, "QSESSIONS_CLIENT_HINTS", False))
+
+    @property
+    def ACTIVITY_INTERVAL(self) -> int:
+        """Seconds between two writes of a session's last activity (default 60)."""
+        return int(getattr(django_settings, "QSESSIONS_ACTIVITY_INTERVAL", 60))
+
+    @property
+    def MAX_SESSIONS_PER_USER(self) -> int | None:
+        """At most this many sessions per user; a new login revokes the least recently active (default None)."""
+        value = getattr(django_settings, "QSESSIONS_MAX_SESSIONS_PER_USER", None)
+        return None if value is None else int(value)
+
+    @property
+    def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
+        """Sign out a user's other sessions when their password changes (default True)."""
+        return bool(getattr(django_settings, "QSESSIONS_REVOKE_ON_PASSWORD_CHANGE", True))
+
+
+settings = Settings()
