@@ -108,6 +108,10 @@ class Session(AbstractBaseSession):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP"))
     public_id = models.CharField(_("public id"), max_length=32, unique=True, null=True, editable=False)
+    # When the session was last used, written at most once per QSESSIONS_ACTIVITY_INTERVAL.
+    last_activity = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # User-Agent Client Hints (Sec-CH-UA-*) the browser sent, when QSESSIONS_CLIENT_HINTS is on.
+    client_hints = models.JSONField(_("client hints"), null=True, blank=True)
 
     objects: SessionManager = SessionManager()  # type: ignore[misc]
 
