@@ -4,11 +4,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 
 from tests import services
 
 ENGINES = ["qsessions.backends.db", "qsessions.backends.cached_db"]
+
+# Django's own session tests need other INSTALLED_APPS; `make test-contract` runs them on their own.
+collect_ignore = [] if getattr(settings, "CONTRACT", False) else ["test_django_contract.py"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,17 +10,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.conf import settings
+import sessions_tests.tests as django_tests
 from django.test import override_settings
 
 from qsessions.backends.cached_db import SessionStore as CachedDatabaseStore
 from qsessions.backends.db import SessionStore as DatabaseStore
 from qsessions.middleware import SessionMiddleware
-
-if not getattr(settings, "CONTRACT", False):
-    pytest.skip("run with QSESSIONS_TEST_CONTRACT=1 (make test does)", allow_module_level=True)
-
-import sessions_tests.tests as django_tests
 
 pytestmark = pytest.mark.contract
 

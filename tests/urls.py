@@ -7,6 +7,7 @@ from tests.testapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("session/", views.session_only),
     path("read/", views.read),
     path("write/", views.write),
     path("login/", views.login_view),

@@ -7,6 +7,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 
+def session_only(request: HttpRequest) -> HttpResponse:
+    """Reads the session and nothing else (no user lookup)."""
+    return JsonResponse({"value": request.session.get("value")})
+
+
 def read(request: HttpRequest) -> HttpResponse:
     """Reads the session and the user; writes nothing."""
     return JsonResponse({"user": request.user.get_username() or None, "value": request.session.get("value")})

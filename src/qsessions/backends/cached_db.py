@@ -55,8 +55,12 @@ class SessionStore(DatabaseStore):
         """The session data in a cache entry, or ``None`` when the entry is missing or unusable."""
         if not isinstance(entry, dict):
             return None
+        from qsessions.models import user_id_from_session_data
+
         data = dict(entry)
         ip, user_agent, created_at = (data.pop(key, None) for key in _METADATA_KEYS)
+        # The row's owner is always written together with the data, so the data names it.
+        self._known_owner_ids.add(user_id_from_session_data(data))
         self._remember_stored(
             ip if isinstance(ip, str) else None,
             user_agent if isinstance(user_agent, str) else None,

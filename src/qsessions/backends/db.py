@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
 from django.db import DatabaseError, IntegrityError, router, transaction
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
 from qsessions.client import clean_user_agent, parse_ip
@@ -50,6 +51,13 @@ class SessionStore(DjangoDatabaseStore):
         self.ip = parse_ip(ip)
         self._created_at: datetime.datetime | None = None
         self._carried_created_at: datetime.datetime | None = None
+        # Owners known to exist: the stored one, and the user that logged in on this request. Any other
+        # owner named in the data is checked before it is written (see _write).
+        self._known_owner_ids: set[Any] = set()
+
+    def trust_owner(self, user_id: Any) -> None:
+        """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
+        self._known_owner_ids.add(user_id)
 
     @classmethod
     def get_model_class(cls) -> Any:
@@ -66,6 +74,16 @@ class SessionStore(DjangoDatabaseStore):
     @classmethod
     async def aevict_cached(cls, session_keys: list[str]) -> None:
         """See evict_cached()."""
+
+    # -- new keys ------------------------------------------------------------------------------------------
+
+    def _get_new_session_key(self) -> str:
+        # Django first asks the database whether a random key is free; the INSERT that follows already
+        # refuses a duplicate (CreateError, and create() draws again), so that query is skipped.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    async def _aget_new_session_key(self) -> str:
+        return self._get_new_session_key()
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -92,6 +110,7 @@ class SessionStore(DjangoDatabaseStore):
         if row is None:
             return {}
         self._remember_stored(row.ip, row.user_agent, row.created_at)
+        self._known_owner_ids.add(row.user_id)
         return self.decode(row.session_data)
 
     def load(self) -> dict[str, Any]:
@@ -125,31 +144,32 @@ class SessionStore(DjangoDatabaseStore):
         if must_create:
             obj.created_at = self._carried_created_at or timezone.now()
         using = router.db_for_write(self.model, instance=obj)
-        for attempt in (1, 2):
-            try:
-                with transaction.atomic(using=using):
-                    if must_create:
-                        obj.save(force_insert=True, using=using)
-                    else:
-                        obj.save(force_update=True, update_fields=UPDATE_FIELDS, using=using)
-            except IntegrityError:
-                # The owner named in the data may have been deleted meanwhile: such a session is
-                # anonymous to django.contrib.auth, so store it without an owner rather than fail.
-                if attempt == 1 and obj.user_id is not None and not self._user_exists(obj.user_id, using):
-                    obj.user_id = None
-                    continue
+        # An owner that does not exist (deleted meanwhile, or a bogus id put in the data) would violate
+        # the foreign key, on some databases only at commit, far from here. django.contrib.auth treats
+        # such a session as anonymous, so it is stored without an owner.
+        if obj.user_id not in self._known_owner_ids and not self._user_exists(obj.user_id, using):
+            obj.user_id = None
+        try:
+            with transaction.atomic(using=using):
                 if must_create:
-                    raise CreateError from None
-                raise
-            except DatabaseError:
-                if not must_create:
-                    raise UpdateError from None
-                raise
-            break
+                    obj.save(force_insert=True, using=using)
+                else:
+                    obj.save(force_update=True, update_fields=UPDATE_FIELDS, using=using)
+        except IntegrityError:
+            if must_create:
+                raise CreateError from None
+            raise
+        except DatabaseError:
+            if not must_create:
+                raise UpdateError from None
+            raise
+        self._known_owner_ids.add(obj.user_id)
         if must_create:
             self._created_at = obj.created_at
 
     def _user_exists(self, user_id: Any, using: str) -> bool:
+        if user_id is None:
+            return True  # no owner is always valid
         from django.contrib.auth import get_user_model
 
         return get_user_model()._base_manager.using(using).filter(pk=user_id).exists()
