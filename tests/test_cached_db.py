@@ -142,3 +142,47 @@ def test_settings_session_cache_alias_is_respected(cached_engine: str) -> None:
         assert caches["sessions"].get(KEY_PREFIX + str(store.session_key)) is not None
         Session.objects.all().delete()
         assert caches["sessions"].get(KEY_PREFIX + str(store.session_key)) is None
+
+
+def test_async_paths_survive_a_cache_that_is_down(cached_engine: str, caplog: Any) -> None:
+    from asgiref.sync import async_to_sync
+
+    make_user()
+    client = signed_in_client()
+    key = session_key_of(client)
+
+    async def scenario() -> tuple[Any, bool, bool]:
+        store = SessionStore(key)
+        user_id = await store.aget("_auth_user_id")
+        await store.aset("value", "async-down")
+        await store.asave()
+        exists = await SessionStore().aexists(key)
+        missing = await SessionStore().aexists("no-such-session")
+        await store.adelete()
+        return user_id, exists, missing
+
+    with override_settings(CACHES=UNREACHABLE), caplog.at_level(logging.WARNING, "django.contrib.sessions"):
+        user_id, exists, missing = async_to_sync(scenario)()
+    assert user_id is not None
+    assert (exists, missing) == (True, False)
+    assert not Session.objects.exists()
+    messages = {r.getMessage().split(" (")[0] for r in caplog.records}
+    assert messages >= {"Error reading from cache", "Error saving to cache", "Error deleting from cache"}
+
+
+def test_async_load_fills_the_cache_and_hits_it_next(cached_engine: str, django_assert_num_queries: Any) -> None:
+    from asgiref.sync import async_to_sync
+
+    make_user()
+    client = signed_in_client()
+    key = session_key_of(client)
+    caches["default"].clear()
+
+    async def load() -> Any:
+        return await SessionStore(key).aget("_auth_user_id")
+
+    with django_assert_num_queries(1):
+        first = async_to_sync(load)()
+    with django_assert_num_queries(0):
+        second = async_to_sync(load)()
+    assert first == second is not None
