@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import re
@@ -113,8 +114,15 @@ class FakeMaxMind:
                 )
 
 
+@functools.cache
+def database(kind: str) -> bytes:
+    """One database per kind for the whole module (a database's bytes include the second it was built)."""
+    return build_mmdb(kind)
+
+
+@functools.cache
 def good_tarball(edition: str) -> bytes:
-    return build_tarball(edition, build_mmdb(edition.split("-")[1]))
+    return build_tarball(edition, database(edition.split("-")[1]))
 
 
 @pytest.fixture
@@ -134,6 +142,7 @@ def old_databases(tmp_path: Path) -> dict[str, bytes]:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(geo, "RECHECK_SECONDS", 0.0)  # so that a replaced database is seen at once
     for name in ("MAXMIND_ACCOUNT_ID", "MAXMIND_LICENSE_KEY", "QSESSIONS_MAXMIND_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     geo.reset_reader()
@@ -177,8 +186,8 @@ def test_downloads_verifies_and_installs_both_editions(
     out, err = run(maxmind, tmp_path)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["GeoLite2-City.mmdb", "GeoLite2-Country.mmdb"]
-    assert (tmp_path / "GeoLite2-City.mmdb").read_bytes() == build_mmdb("City")
-    assert (tmp_path / "GeoLite2-Country.mmdb").read_bytes() == build_mmdb("Country")
+    assert (tmp_path / "GeoLite2-City.mmdb").read_bytes() == database("City")
+    assert (tmp_path / "GeoLite2-Country.mmdb").read_bytes() == database("Country")
     assert geo.location(LONDON_IP) == "London, United Kingdom"  # the running reader picked up the new file
     assert "GeoLite2-City: downloaded" in out
     assert "MB" in out
@@ -212,7 +221,7 @@ def test_without_account_id_uses_the_key_only_url(maxmind: FakeMaxMind, tmp_path
     assert len(legacy) == 4
     assert all("authorization" not in r.headers for r in maxmind.requests)
     assert all("authorization" not in r.headers for r in maxmind.requests if r.path.startswith("/r2/"))
-    assert (tmp_path / "GeoLite2-City.mmdb").read_bytes() == build_mmdb("City")
+    assert (tmp_path / "GeoLite2-City.mmdb").read_bytes() == database("City")
     assert LICENSE_KEY not in out + err  # the key is in the URL: it must not be in the output
 
 
@@ -228,7 +237,7 @@ def test_environment_variables_and_geoip_path(
 
     call_command("download_geoip_db", "--edition", "GeoLite2-Country", stdout=io.StringIO())
 
-    assert (tmp_path / "new-dir" / "countries.mmdb").read_bytes() == build_mmdb("Country")
+    assert (tmp_path / "new-dir" / "countries.mmdb").read_bytes() == database("Country")
     assert maxmind.requests[0].headers["authorization"] == basic_auth()
     assert geo.location(LONDON_IP) == "United Kingdom"
 
@@ -355,7 +364,7 @@ def test_one_failed_edition_does_not_stop_the_others(
             stderr=io.StringIO(),
         )
     assert (tmp_path / "GeoLite2-City.mmdb").read_bytes() == old_databases["GeoLite2-City.mmdb"]
-    assert (tmp_path / "GeoLite2-Country.mmdb").read_bytes() == build_mmdb("Country")
+    assert (tmp_path / "GeoLite2-Country.mmdb").read_bytes() == database("Country")
 
 
 def test_network_error(tmp_path: Path, old_databases: dict[str, bytes]) -> None:

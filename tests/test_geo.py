@@ -10,12 +10,13 @@ from typing import Any
 
 import django.contrib.gis
 import pytest
+from django.core.checks import run_checks
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from qsessions import geo
+from qsessions import checks, geo
 from qsessions.backends.db import SessionStore
 from qsessions.models import Session
 from tests.geo_fixtures import (
@@ -30,7 +31,8 @@ from tests.geo_fixtures import (
 
 
 @pytest.fixture(autouse=True)
-def fresh_reader() -> Iterator[None]:
+def fresh_reader(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(geo, "RECHECK_SECONDS", 0.0)  # look at the files at every lookup
     geo.reset_reader()
     yield
     geo.reset_reader()
@@ -157,6 +159,41 @@ def test_replaced_database_is_reopened(geoip_dir: Path, count_opens: list[str]) 
     assert len(count_opens) == 2
     # The old reader still answers for whoever holds it: it is never closed under a running lookup.
     assert first_reader.city(geo.address_to_look_up(LONDON_IP))["city"] == "London"
+
+
+def test_files_are_checked_at_most_once_per_interval(geoip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(geo, "RECHECK_SECONDS", 1.0)
+    monkeypatch.setattr(geo.time, "monotonic", lambda: clock[0])
+    stats: list[Path] = []
+    real_stat = Path.stat
+
+    def counting_stat(self: Path, *args: Any, **kwargs: Any) -> Any:
+        stats.append(self)
+        return real_stat(self, *args, **kwargs)
+
+    assert geo.location(LONDON_IP) == "London, United Kingdom"
+    monkeypatch.setattr(Path, "stat", counting_stat)
+    for _ in range(100):  # a page of sessions
+        assert geo.location(LONDON_IP) == "London, United Kingdom"
+    assert stats == []
+
+    moved = {**PLACES, "81.2.69.0/24": {**PLACES["81.2.69.0/24"], "city": "Manchester"}}
+    write_mmdb(geoip_dir / "GeoLite2-City.mmdb", "City", places=moved)
+    clock[0] += 0.5
+    assert geo.location(LONDON_IP) == "London, United Kingdom"  # not yet looked at
+    clock[0] += 0.6
+    assert geo.location(LONDON_IP) == "Manchester, United Kingdom"
+
+
+def test_changed_settings_are_seen_at_once(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(geo, "RECHECK_SECONDS", 3600.0)
+    write_mmdb(tmp_path / "city" / "GeoLite2-City.mmdb", "City")
+    write_mmdb(tmp_path / "country" / "GeoLite2-Country.mmdb", "Country")
+    settings.GEOIP_PATH = str(tmp_path / "city")
+    assert geo.location(LONDON_IP) == "London, United Kingdom"
+    settings.GEOIP_PATH = str(tmp_path / "country")
+    assert geo.location(LONDON_IP) == "United Kingdom"
 
 
 def test_database_appearing_later_is_picked_up(tmp_path: Path, settings: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -431,3 +468,29 @@ def test_admin_changelist_without_database_still_renders(admin_client: Any, tmp_
     response = admin_client.get(reverse("admin:qsessions_session_changelist"))
     assert response.status_code == 200
     assert LONDON_IP in response.content.decode()
+
+
+# -- system checks -----------------------------------------------------------------------------------------------
+
+
+def test_check_is_quiet_without_geoip_path(settings: Any) -> None:
+    if hasattr(settings, "GEOIP_PATH"):
+        del settings.GEOIP_PATH
+    assert checks.check_geoip() == []
+
+
+def test_check_is_quiet_with_a_database(geoip_dir: Path) -> None:
+    assert checks.check_geoip() == []
+
+
+def test_check_warns_when_geoip_path_holds_no_database(tmp_path: Path, settings: Any) -> None:
+    settings.GEOIP_PATH = str(tmp_path)
+    assert [w.id for w in checks.check_geoip()] == ["qsessions.W041"]
+    assert "qsessions.W041" in {m.id for m in run_checks()}
+
+
+def test_check_warns_when_geoip2_is_missing(geoip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.contrib.gis import geoip2 as django_geoip2
+
+    monkeypatch.setattr(django_geoip2, "HAS_GEOIP2", False)
+    assert [w.id for w in checks.check_geoip()] == ["qsessions.W040"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,45 +29,53 @@ DEFAULT_CITY = "GeoLite2-City.mmdb"
 DEFAULT_COUNTRY = "GeoLite2-Country.mmdb"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-# What identifies the configured database files right now: the setting, then per file its name and
-# (inode, size, mtime), or None for a file that does not exist.
+# Seconds between two checks of the database files on disk: a page listing 100 sessions costs one stat()
+# round, and a replaced database is in use within this long.
+RECHECK_SECONDS = 1.0
+
+SettingsKey = tuple[object, object, object]
+# What identifies the database files right now: per file, its name and (inode, size, mtime), or None.
 Stamp = tuple[object, ...]
 
 
 class _ReaderState:
-    """One opened (or failed) reader and the stamp of the files it was opened from: swapped as a whole."""
+    """One opened (or failed) reader and what it was opened from: swapped as a whole, never half-updated."""
 
-    __slots__ = ("reader", "stamp")
+    __slots__ = ("checked_at", "key", "reader", "stamp")
 
-    def __init__(self, stamp: Stamp | None, reader: Any) -> None:
+    def __init__(self, key: SettingsKey | None, stamp: Stamp | None, reader: Any, checked_at: float) -> None:
+        self.key = key
         self.stamp = stamp
         self.reader = reader
+        self.checked_at = checked_at
 
 
 _lock = threading.Lock()
-_state = _ReaderState(stamp=(), reader=None)  # the empty stamp matches no configuration: first use opens
+_state = _ReaderState(key=None, stamp=None, reader=None, checked_at=0.0)  # no key matches: first use opens
 _warned: set[str] = set()
+
+
+def _settings_key() -> SettingsKey:
+    return (
+        getattr(settings, "GEOIP_PATH", None),
+        getattr(settings, "GEOIP_CITY", DEFAULT_CITY),
+        getattr(settings, "GEOIP_COUNTRY", DEFAULT_COUNTRY),
+    )
 
 
 def database_files() -> list[Path]:
     """The database files Django's GeoIP2 would consider, in the order it tries them."""
-    path = getattr(settings, "GEOIP_PATH", None)
+    path, city, country = _settings_key()
     if not path:
         return []
-    base = Path(path)
+    base = Path(str(path))
     if base.is_file():
         return [base]
-    return [
-        base / getattr(settings, "GEOIP_CITY", DEFAULT_CITY),
-        base / getattr(settings, "GEOIP_COUNTRY", DEFAULT_COUNTRY),
-    ]
+    return [base / str(city), base / str(country)]
 
 
-def _database_stamp() -> Stamp | None:
-    path = getattr(settings, "GEOIP_PATH", None)
-    if not path:
-        return None
-    stamp: list[object] = [str(path)]
+def _database_stamp() -> Stamp:
+    stamp: list[object] = []
     for file in database_files():
         try:
             info = file.stat()
@@ -83,8 +92,8 @@ def _warn_once(kind: str, message: str, *args: object) -> None:
         logger.warning(message, *args)
 
 
-def _open_reader(stamp: Stamp | None) -> Any:
-    if stamp is None:
+def _open_reader(path: object) -> Any:
+    if not path:
         _warn_once("path", "GEOIP_PATH is not set: sessions have no location. See qsessions' GeoIP documentation.")
         return None
     # Django's module imports without geoip2 and still defines GeoIP2 (which then fails with a NameError):
@@ -110,18 +119,23 @@ def _open_reader(stamp: Stamp | None) -> Any:
 def get_reader() -> Any:
     """The process-wide ``GeoIP2`` reader, or ``None`` when no database can be opened.
 
-    The files are checked with ``stat()`` on every call, so a replaced database is picked up at the next
-    lookup. The previous reader is not closed explicitly: a thread may still be reading from it, and it
-    closes its file when the last reference goes away.
+    The settings are compared at every call, the files on disk at most every ``RECHECK_SECONDS``; a
+    replaced database is opened by the first lookup after that. The previous reader is not closed
+    explicitly: a thread may still be reading from it, and it closes its file with its last reference.
     """
     global _state
-    stamp = _database_stamp()
+    key = _settings_key()
+    now = time.monotonic()
     state = _state
-    if state.stamp == stamp:
+    if state.key == key and now - state.checked_at < RECHECK_SECONDS:
+        return state.reader
+    stamp = _database_stamp()
+    if state.key == key and state.stamp == stamp:
+        state.checked_at = now
         return state.reader
     with _lock:
-        if _state.stamp != stamp:
-            _state = _ReaderState(stamp, _open_reader(stamp))
+        if _state.key != key or _state.stamp != stamp:
+            _state = _ReaderState(key, stamp, _open_reader(key[0]), now)
         return _state.reader
 
 
@@ -129,7 +143,7 @@ def reset_reader() -> None:
     """Forget the reader and the warnings already given (for tests, and code that swaps databases by hand)."""
     global _state
     with _lock:
-        _state = _ReaderState(stamp=(), reader=None)
+        _state = _ReaderState(key=None, stamp=None, reader=None, checked_at=0.0)
         _warned.clear()
 
 
