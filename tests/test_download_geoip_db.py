@@ -36,6 +36,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     send_only: int | None = None  # announce the whole body, send this many bytes, hang up
+    announce_length: bool = True  # False: no Content-Length, the body ends when the connection closes
 
 
 @dataclass
@@ -61,8 +62,9 @@ class FakeMaxMind:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                if reply.send_only is not None:
+                if reply.announce_length:
+                    self.send_header("Content-Length", str(len(reply.body)))
+                if reply.send_only is not None or not reply.announce_length:
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
@@ -283,12 +285,26 @@ def symlink_tarball(edition: str) -> bytes:
     return tarball_with([(link, b"")])
 
 
+def directory_entry(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    return info
+
+
 def no_database_tarball(edition: str) -> bytes:
     return tarball_with([(tarfile.TarInfo(f"{edition}_20260101/README.txt"), b"hello")])
 
 
 def not_a_database_tarball(edition: str) -> bytes:
     return build_tarball(edition, b"<html>Sorry, try again later</html>" * 100)
+
+
+def serve_endless_checksum(maxmind: FakeMaxMind) -> None:
+    """A .sha256 that announces no length and does not stop where a checksum file would."""
+    for edition in EDITIONS:
+        endless = Reply(body=b"0" * 5000, announce_length=False)
+        maxmind.routes[f"/geoip/databases/{edition}/download?suffix=tar.gz.sha256"] = endless
 
 
 FAILURES: dict[str, tuple[Any, str]] = {
@@ -317,6 +333,12 @@ FAILURES: dict[str, tuple[Any, str]] = {
     "no mmdb": (lambda m: [m.publish(e, no_database_tarball(e)) for e in EDITIONS], "no .mmdb"),
     "not a database": (lambda m: [m.publish(e, not_a_database_tarball(e)) for e in EDITIONS], "not a valid MaxMind"),
     "404": (lambda m: None, "HTTP 404"),
+    "huge checksum file": (lambda m: m.publish_all(checksum=b"0" * 5000), "announced 5000 bytes"),
+    "endless checksum file": (serve_endless_checksum, "more data than a database download"),
+    "directory named like a database": (
+        lambda m: [m.publish(e, tarball_with([(directory_entry(f"{e}.mmdb"), b"")])) for e in EDITIONS],
+        "not a regular file",
+    ),
 }
 
 
@@ -338,6 +360,61 @@ def test_a_failed_download_keeps_the_old_database(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old_databases  # untouched, no leftovers
     assert geo.location(LONDON_IP) == "Manchester, United Kingdom"
     assert not (tmp_path.parent / "GeoLite2-City.mmdb").exists()  # nothing escaped the directory
+
+
+def test_a_failed_write_keeps_the_old_database(
+    maxmind: FakeMaxMind, tmp_path: Path, old_databases: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    maxmind.publish_all()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(CommandError, match="No space left on device"):
+        run(maxmind, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old_databases
+
+
+def test_progress_is_shown_while_downloading(maxmind: FakeMaxMind, tmp_path: Path, monkeypatch: Any) -> None:
+    from qsessions.management.commands import download_geoip_db
+
+    monkeypatch.setattr(download_geoip_db, "CHUNK_SIZE", 100)
+    monkeypatch.setattr(download_geoip_db, "PROGRESS_STEP_BYTES", 400)
+    tarball = good_tarball("GeoLite2-City")
+    maxmind.publish("GeoLite2-City", tarball)
+    out, _ = run(maxmind, tmp_path, "--edition", "GeoLite2-City")
+    assert f"GeoLite2-City: downloading 0.0 MB of 0.0 MB ({400 * 100 // len(tarball)}%)" in out
+    assert "GeoLite2-City: downloaded 0.0 MB of 0.0 MB (100%)" in out
+    assert out.count("GeoLite2-City: downloading 0.0 MB of") == len(tarball) // 400
+
+
+def test_download_without_content_length(maxmind: FakeMaxMind, tmp_path: Path) -> None:
+    tarball = good_tarball("GeoLite2-City")
+    maxmind.publish("GeoLite2-City", tarball, tarball_reply=Reply(body=tarball, announce_length=False))
+    out, _ = run(maxmind, tmp_path, "--edition", "GeoLite2-City")
+    assert "GeoLite2-City: downloaded 0.0 MB\n" in out
+    assert (tmp_path / "GeoLite2-City.mmdb").read_bytes() == database("City")
+
+
+def test_localhost_base_url(maxmind: FakeMaxMind, tmp_path: Path) -> None:
+    maxmind.publish("GeoLite2-City", good_tarball("GeoLite2-City"), redirect=False)
+    call_command(
+        "download_geoip_db",
+        f"--license-key={LICENSE_KEY}",
+        f"--account-id={ACCOUNT_ID}",
+        f"--base-url={maxmind.url.replace('127.0.0.1', 'localhost')}/",
+        f"--path={tmp_path}",
+        "--edition=GeoLite2-City",
+        stdout=io.StringIO(),
+    )
+    assert (tmp_path / "GeoLite2-City.mmdb").exists()
+
+
+def test_destination_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(CommandError, match="Cannot create"):
+        call_command("download_geoip_db", "--license-key", LICENSE_KEY, "--path", str(tmp_path / "a-file" / "geoip"))
 
 
 def test_bad_credentials_stop_after_the_first_edition(maxmind: FakeMaxMind, tmp_path: Path) -> None:
@@ -482,3 +559,17 @@ def test_edition_ids_are_checked(edition: str, tmp_path: Path) -> None:
 def test_credentials_are_sent_over_https_only(base_url: str, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="must be https"):
         call_command("download_geoip_db", "--path", str(tmp_path), "--license-key", LICENSE_KEY, "--base-url", base_url)
+
+
+def test_redirect_that_urllib_would_not_follow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+    from email.message import Message
+
+    from qsessions.management.commands.download_geoip_db import NoCredentialsOnRedirect
+
+    monkeypatch.setattr(urllib.request.HTTPRedirectHandler, "redirect_request", lambda *args: None)
+    request = urllib.request.Request("https://download.maxmind.com/x", headers={"Authorization": "Basic abc"})
+    assert (
+        NoCredentialsOnRedirect().redirect_request(request, io.BytesIO(), 302, "Found", Message(), "https://s/x")  # type: ignore[arg-type]
+        is None
+    )

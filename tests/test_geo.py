@@ -92,6 +92,8 @@ def geo_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
         (CHINA_IP, "China"),  # the database knows the country, not the city
         ("::ffff:" + LONDON_IP, "London, United Kingdom"),  # IPv4-mapped IPv6 is the IPv4 client
         (UNKNOWN_IP, None),  # public, not covered by the database
+        ("81.2.69.0", "London, United Kingdom"),  # stored with QSESSIONS_IP_STORAGE = "truncated" (/24)
+        ("2a02:8400:1234::", "Berlin, Germany"),  # truncated IPv6 (/48)
     ],
 )
 def test_city_database_gives_city_and_country(ip: str, expected: str | None) -> None:
@@ -483,6 +485,7 @@ def test_check_is_quiet_with_a_database(geoip_dir: Path) -> None:
     assert checks.check_geoip() == []
 
 
+@pytest.mark.django_db  # Django 6.1's model checks look at the database
 def test_check_warns_when_geoip_path_holds_no_database(tmp_path: Path, settings: Any) -> None:
     settings.GEOIP_PATH = str(tmp_path)
     assert [w.id for w in checks.check_geoip()] == ["qsessions.W041"]

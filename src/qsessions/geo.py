@@ -162,7 +162,7 @@ def address_to_look_up(ip: object) -> IPAddress | None:
         if address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         elif address.scope_id is not None:
-            address = ipaddress.IPv6Address(address.packed)  # a zone id means link-local scope; drop it
+            address = ipaddress.IPv6Address(address.packed)  # the zone names a local interface: no place
     return address if address.is_global and not address.is_multicast else None
 
 

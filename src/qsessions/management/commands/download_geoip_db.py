@@ -87,9 +87,8 @@ class Credentials:
 
     def redact(self, text: str) -> str:
         """``text`` with the license key (raw or URL-quoted) replaced, for any message built from outside data."""
-        for secret in {self.license_key, urllib.parse.quote(self.license_key, safe="")}:
-            if secret:
-                text = text.replace(secret, "***")
+        for secret in (self.license_key, urllib.parse.quote(self.license_key, safe="")):
+            text = text.replace(secret, "***")
         return text
 
 
@@ -144,11 +143,10 @@ class Command(BaseCommand):
                 failures.append(message)
                 if exc.fatal:
                     break
-                self.stderr.write(message)
             else:
                 self._say(f"{edition}: installed {target}", level=1, style=self.style.SUCCESS)
         if failures:
-            raise CommandError(failures[-1] if len(failures) == 1 else "\n".join(failures))
+            raise CommandError("\n".join(failures))
 
     # -- options ------------------------------------------------------------------------------------------------
 
