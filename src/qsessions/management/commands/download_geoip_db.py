@@ -139,7 +139,7 @@ class Command(BaseCommand):
             try:
                 target = self._download_edition(opener, timeout, base_url, credentials, edition, destination)
             except DownloadError as exc:
-                message = credentials.redact(f"{edition}: {exc} The existing database was kept.")
+                message = credentials.redact(f"{edition}: {exc} The database on disk, if any, is unchanged.")
                 failures.append(message)
                 if exc.fatal:
                     break
@@ -266,6 +266,7 @@ class Command(BaseCommand):
                 if progress_label:
                     self._progress(progress_label, received, expected_length, done=True)
         except urllib.error.HTTPError as exc:
+            exc.close()
             raise http_error(exc.code, exc.headers) from None
         except DownloadError:
             raise
