@@ -6,7 +6,7 @@ from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 MIDDLEWARE_PATH = "qsessions.middleware.SessionMiddleware"
 
@@ -32,6 +32,35 @@ def check_engine_matches_middleware(app_configs: Any = None, **kwargs: Any) -> l
                 f"{MIDDLEWARE_PATH}.",
                 hint='Set SESSION_ENGINE = "qsessions.backends.db" or "qsessions.backends.cached_db".',
                 id="qsessions.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_geoip(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """GEOIP_PATH set, but no location will ever show: the package or the database is missing."""
+    from qsessions import geo
+
+    if not getattr(settings, "GEOIP_PATH", None):
+        return []
+    from django.contrib.gis import geoip2 as django_geoip2
+
+    if not django_geoip2.HAS_GEOIP2:
+        return [
+            Warning(
+                "GEOIP_PATH is set but the geoip2 package is not installed: sessions will have no location.",
+                hint="pip install 'qsessions[geoip2]'",
+                id="qsessions.W040",
+            )
+        ]
+    if not any(path.is_file() for path in geo.database_files()):
+        return [
+            Warning(
+                f"GEOIP_PATH is set but holds no GeoIP database ({', '.join(map(str, geo.database_files()))}): "
+                "sessions will have no location.",
+                hint="Run 'manage.py download_geoip_db' (with MAXMIND_ACCOUNT_ID and MAXMIND_LICENSE_KEY set).",
+                id="qsessions.W041",
             )
         ]
     return []

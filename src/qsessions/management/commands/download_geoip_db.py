@@ -1,0 +1,426 @@
+"""``manage.py download_geoip_db``: fetch MaxMind's GeoIP databases, verify them, replace the old ones atomically.
+
+It uses MaxMind's current download API (account id and license key as HTTP basic auth), or the older
+key-only URL when no account id is given. Each tarball is checked against MaxMind's ``.sha256``, only
+the ``.mmdb`` inside is extracted (through tarfile's ``data`` filter), checked to open as a MaxMind
+database, and moved into place with ``os.replace``: a failed or damaged download leaves the database
+that was there untouched. MaxMind answers with a redirect to a storage host; the credentials are never
+sent there. The license key is never printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import os
+import re
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from email.message import Message
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+import qsessions
+from qsessions import geo
+
+DEFAULT_BASE_URL = "https://download.maxmind.com"
+BASE_URL_ENV = "QSESSIONS_MAXMIND_BASE_URL"
+DEFAULT_EDITIONS = ("GeoLite2-City", "GeoLite2-Country")
+EDITION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+SHA256_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
+CHUNK_SIZE = 64 * 1024
+MAX_TARBALL_BYTES = 1 << 30  # GeoLite2-City is well under 100 MB; anything near this is not a database
+MAX_CHECKSUM_BYTES = 4096
+PROGRESS_STEP_BYTES = 8 << 20
+
+
+class DownloadError(Exception):
+    """A failure to report to the operator. Its message never contains a credential."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal  # the same failure would repeat for every edition (bad credentials, rate limit)
+
+
+class NoCredentialsOnRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow MaxMind's redirect to its storage host without the Authorization header.
+
+    urllib already leaves headers added with ``add_unredirected_header`` behind; this handler makes sure
+    of it whatever way the header was added, and refuses a redirect from HTTPS down to plain HTTP.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if req.type == "https" and urllib.parse.urlsplit(newurl).scheme != "https":
+            raise DownloadError("MaxMind redirected the download to a non-HTTPS address; refusing to follow it.")
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            for name in list(new.headers):
+                if name.lower() in ("authorization", "cookie"):
+                    del new.headers[name]
+            new.unredirected_hdrs.clear()
+        return new
+
+
+class Credentials:
+    def __init__(self, account_id: str | None, license_key: str) -> None:
+        self.account_id = account_id
+        self.license_key = license_key
+
+    def redact(self, text: str) -> str:
+        """``text`` with the license key (raw or URL-quoted) replaced, for any message built from outside data."""
+        for secret in (self.license_key, urllib.parse.quote(self.license_key, safe="")):
+            text = text.replace(secret, "***")
+        return text
+
+
+class Command(BaseCommand):
+    help = (
+        "Download MaxMind's GeoLite2/GeoIP2 databases into GEOIP_PATH (or --path), verified and replaced atomically. "
+        "Needs a MaxMind account id and license key (options or MAXMIND_ACCOUNT_ID / MAXMIND_LICENSE_KEY)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--account-id",
+            default=None,
+            help="MaxMind account id (default: $MAXMIND_ACCOUNT_ID). Without one, the older key-only URL is used.",
+        )
+        parser.add_argument(
+            "--license-key",
+            default=None,
+            help="MaxMind license key (default: $MAXMIND_LICENSE_KEY). Prefer the environment variable: "
+            "a command-line argument is visible to other users of the machine.",
+        )
+        parser.add_argument(
+            "--edition",
+            dest="editions",
+            action="append",
+            metavar="EDITION",
+            help=f"Edition id to download; repeat for several (default: {' and '.join(DEFAULT_EDITIONS)}).",
+        )
+        parser.add_argument("--path", default=None, help="Directory to write the databases to (default: GEOIP_PATH).")
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help=f"Download server (default: ${BASE_URL_ENV} or {DEFAULT_BASE_URL}); for mirrors and tests.",
+        )
+        parser.add_argument("--timeout", type=float, default=60.0, help="Network timeout in seconds (default 60).")
+
+    def handle(self, **options: Any) -> None:
+        self.verbosity: int = options["verbosity"]
+        credentials = self._credentials(options)
+        destination = self._destination(options["path"])
+        base_url = self._base_url(options["base_url"])
+        editions = self._editions(options["editions"])
+        opener = urllib.request.build_opener(NoCredentialsOnRedirect())
+        timeout: float = options["timeout"]
+
+        failures: list[str] = []
+        for edition in editions:
+            try:
+                target = self._download_edition(opener, timeout, base_url, credentials, edition, destination)
+            except DownloadError as exc:
+                message = credentials.redact(f"{edition}: {exc} The database on disk, if any, is unchanged.")
+                failures.append(message)
+                if exc.fatal:
+                    break
+            else:
+                self._say(f"{edition}: installed {target}", level=1, style=self.style.SUCCESS)
+        if failures:
+            raise CommandError("\n".join(failures))
+
+    # -- options ------------------------------------------------------------------------------------------------
+
+    def _credentials(self, options: dict[str, Any]) -> Credentials:
+        license_key = options["license_key"] or os.environ.get("MAXMIND_LICENSE_KEY", "")
+        account_id = options["account_id"] or os.environ.get("MAXMIND_ACCOUNT_ID") or None
+        if not license_key:
+            raise CommandError(
+                "No MaxMind license key: set MAXMIND_LICENSE_KEY (and MAXMIND_ACCOUNT_ID) or pass --license-key "
+                "and --account-id. A free key comes with a GeoLite account at https://www.maxmind.com/."
+            )
+        if account_id is not None and not account_id.isdigit():
+            raise CommandError("The MaxMind account id is a number (see 'My Account' on maxmind.com).")
+        return Credentials(account_id, license_key)
+
+    def _destination(self, path: str | None) -> Path:
+        configured = path or getattr(settings, "GEOIP_PATH", None)
+        if not configured:
+            raise CommandError("Nowhere to write the databases: set GEOIP_PATH or pass --path DIRECTORY.")
+        destination = Path(configured)
+        if destination.is_file() or destination.suffix == ".mmdb":
+            raise CommandError(f"{destination} names a file; pass --path with the directory to write databases to.")
+        try:
+            destination.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"Cannot create {destination}: {exc.strerror}.") from None
+        return destination
+
+    def _base_url(self, option: str | None) -> str:
+        base_url = (option or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme == "https" and parts.hostname:
+            return base_url
+        if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+            return base_url
+        raise CommandError(f"The base URL must be https:// (plain http only to this machine): {base_url!r}.")
+
+    def _editions(self, editions: list[str] | None) -> list[str]:
+        chosen = editions or list(DEFAULT_EDITIONS)
+        for edition in chosen:
+            if not EDITION_PATTERN.fullmatch(edition):
+                raise CommandError(f"Not a MaxMind edition id: {edition!r} (letters, digits and dashes).")
+        return list(dict.fromkeys(chosen))
+
+    # -- one edition ------------------------------------------------------------------------------------------
+
+    def _download_edition(
+        self,
+        opener: urllib.request.OpenerDirector,
+        timeout: float,
+        base_url: str,
+        credentials: Credentials,
+        edition: str,
+        destination: Path,
+    ) -> Path:
+        target = destination / database_filename(edition)
+        self._say(f"{edition}: downloading to {target}", level=1)
+        expected = parse_checksum(
+            self._fetch(opener, timeout, download_request(base_url, credentials, edition, "tar.gz.sha256"), None)
+        )
+        with tempfile.TemporaryDirectory(dir=destination, prefix=".download-") as scratch:
+            tarball = Path(scratch) / f"{edition}.tar.gz"
+            digest = hashlib.sha256()
+            with tarball.open("wb") as out:
+
+                def keep(chunk: bytes) -> None:
+                    out.write(chunk)
+                    digest.update(chunk)
+
+                request = download_request(base_url, credentials, edition, "tar.gz")
+                self._fetch(opener, timeout, request, keep, progress_label=edition)
+            if not hmac.compare_digest(digest.hexdigest(), expected):
+                raise DownloadError(
+                    f"Checksum mismatch: the tarball's SHA-256 is {digest.hexdigest()}, MaxMind's .sha256 says "
+                    f"{expected}. The download is damaged or incomplete."
+                )
+            database = extract_database(tarball, edition, Path(scratch) / "extracted")
+            check_database(database)
+            install_atomically(database, target)
+        return target
+
+    def _fetch(
+        self,
+        opener: urllib.request.OpenerDirector,
+        timeout: float,
+        request: urllib.request.Request,
+        sink: Callable[[bytes], object] | None,
+        *,
+        progress_label: str | None = None,
+    ) -> bytes:
+        """GET ``request``: its body streamed to ``sink``, or returned (small bodies only) when ``sink`` is None."""
+        limit = MAX_CHECKSUM_BYTES if sink is None else MAX_TARBALL_BYTES
+        kept = bytearray()
+        try:
+            with contextlib.closing(opener.open(request, timeout=timeout)) as response:
+                length_header = response.headers.get("Content-Length")
+                expected_length = int(length_header) if length_header and length_header.isdigit() else None
+                if expected_length is not None and expected_length > limit:
+                    raise DownloadError(f"The server announced {expected_length} bytes, more than expected.")
+                received = 0
+                next_report = PROGRESS_STEP_BYTES
+                while chunk := response.read(CHUNK_SIZE):
+                    received += len(chunk)
+                    if received > limit:
+                        raise DownloadError("The server sent more data than a database download can be.")
+                    if sink is None:
+                        kept += chunk
+                    else:
+                        sink(chunk)
+                    if progress_label and received >= next_report:
+                        self._progress(progress_label, received, expected_length)
+                        next_report += PROGRESS_STEP_BYTES
+                if expected_length is not None and received != expected_length:
+                    raise DownloadError(
+                        f"Truncated download: received {received} of {expected_length} bytes (connection closed early)."
+                    )
+                if progress_label:
+                    self._progress(progress_label, received, expected_length, done=True)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            raise http_error(exc.code, exc.headers) from None
+        except DownloadError:
+            raise
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            OSError,
+            ValueError,
+        ) as exc:  # refused, reset, timeout
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            raise DownloadError(f"Network error: {reason or type(exc).__name__}.") from None
+        return bytes(kept)
+
+    # -- output -----------------------------------------------------------------------------------------------
+
+    def _say(self, message: str, *, level: int, style: Callable[[str], str] | None = None) -> None:
+        if self.verbosity >= level:
+            self.stdout.write(message, style)
+
+    def _progress(self, label: str, received: int, total: int | None, *, done: bool = False) -> None:
+        amount = f"{received / 1e6:.1f} MB"
+        if total:
+            amount += f" of {total / 1e6:.1f} MB ({received * 100 // total}%)"
+        self._say(f"{label}: {'downloaded' if done else 'downloading'} {amount}", level=1)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def download_request(base_url: str, credentials: Credentials, edition: str, suffix: str) -> urllib.request.Request:
+    """The request for one file of ``edition``: basic auth on the current API, the key in the URL on the old one."""
+    headers = {"User-Agent": f"qsessions/{qsessions.__version__} download_geoip_db"}
+    if credentials.account_id:
+        url = f"{base_url}/geoip/databases/{edition}/download?" + urllib.parse.urlencode({"suffix": suffix})
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - _base_url allows https only
+        token = base64.b64encode(f"{credentials.account_id}:{credentials.license_key}".encode()).decode("ascii")
+        # An unredirected header stays on this request only: never sent to the host MaxMind redirects to.
+        request.add_unredirected_header("Authorization", f"Basic {token}")
+        return request
+    query = urllib.parse.urlencode({"edition_id": edition, "license_key": credentials.license_key, "suffix": suffix})
+    return urllib.request.Request(f"{base_url}/app/geoip_download?{query}", headers=headers)  # noqa: S310
+
+
+def http_error(status: int, headers: Message | None) -> DownloadError:
+    if status == 401:
+        return DownloadError(
+            "MaxMind refused the credentials (HTTP 401): check the account id and license key "
+            "(MAXMIND_ACCOUNT_ID, MAXMIND_LICENSE_KEY).",
+            fatal=True,
+        )
+    if status == 429:
+        retry_after = headers.get("Retry-After") if headers is not None else None
+        when = f" (Retry-After: {retry_after})" if retry_after and retry_after.isdigit() else ""
+        return DownloadError(
+            f"MaxMind is rate limiting this account (HTTP 429): try again later{when}. "
+            "GeoLite databases are updated twice a week; a daily or weekly cron job is plenty.",
+            fatal=True,
+        )
+    if status == 403:
+        return DownloadError("MaxMind denied access to this edition (HTTP 403): is it part of your subscription?")
+    if status == 404:
+        return DownloadError("MaxMind has no such edition (HTTP 404).")
+    return DownloadError(f"The download failed with HTTP {status}.")
+
+
+def parse_checksum(body: bytes) -> str:
+    """The SHA-256 in MaxMind's ``.sha256`` file (``<hex digest>  <file name>``)."""
+    words = body.decode("ascii", errors="replace").split()
+    if not words or not SHA256_PATTERN.fullmatch(words[0]):
+        raise DownloadError("MaxMind's .sha256 file does not hold a SHA-256 digest.")
+    return words[0].lower()
+
+
+def database_filename(edition: str) -> str:
+    """The file name Django's GeoIP2 looks for: GEOIP_CITY / GEOIP_COUNTRY for those editions."""
+    if "City" in edition:
+        return str(getattr(settings, "GEOIP_CITY", geo.DEFAULT_CITY))
+    if "Country" in edition:
+        return str(getattr(settings, "GEOIP_COUNTRY", geo.DEFAULT_COUNTRY))
+    return f"{edition}.mmdb"
+
+
+def _database_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    for member in tar:
+        if member.name.endswith(".mmdb"):
+            yield member
+
+
+def extract_database(tarball: Path, edition: str, into: Path) -> Path:
+    """Extract the one ``.mmdb`` file of ``tarball`` into ``into`` (with the ``data`` filter) and return it."""
+    if not hasattr(tarfile, "data_filter"):  # pragma: no cover - Python 3.10.0-3.10.11 and 3.11.0-3.11.3
+        raise DownloadError("This Python's tarfile has no extraction filters: upgrade to 3.10.12, 3.11.4 or later.")
+    into.mkdir()
+    try:
+        with tarfile.open(tarball, mode="r:gz") as tar:
+            members = list(_database_members(tar))
+            if not members:
+                raise DownloadError("The tarball holds no .mmdb database.")
+            preferred = [m for m in members if Path(m.name).name == f"{edition}.mmdb"]
+            member = (preferred or members)[0]
+            # The data filter refuses absolute paths, '..', links and device files (CVE-2007-4559 and kin).
+            tar.extract(member, path=into, filter="data")
+    except tarfile.FilterError as exc:
+        raise DownloadError(
+            f"The tarball holds an unsafe entry ({type(exc).__name__}); nothing was extracted."
+        ) from None
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # gzip's BadGzipFile is an OSError
+        raise DownloadError(f"The tarball is truncated or corrupt ({type(exc).__name__}).") from None
+    extracted = into / member.name
+    if not extracted.is_file():
+        raise DownloadError("The tarball's .mmdb entry is not a regular file.")
+    return extracted
+
+
+def check_database(path: Path) -> None:
+    """Refuse a file that does not open as a MaxMind database (when maxminddb is installed to tell)."""
+    try:
+        import maxminddb
+    except ImportError:  # pragma: no cover - geoip2 (the extra) depends on maxminddb
+        return
+    try:
+        reader = maxminddb.open_database(str(path), maxminddb.MODE_FILE)
+    except (maxminddb.InvalidDatabaseError, OSError, ValueError) as exc:
+        raise DownloadError(f"The extracted file is not a valid MaxMind database ({type(exc).__name__}).") from None
+    reader.close()
+
+
+def install_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` next to ``target`` under a temporary name, flush it to disk, then rename it over ``target``.
+
+    A reader that has the old file open keeps reading the old file; the next lookup sees the new one.
+    """
+    handle, scratch_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    scratch = Path(scratch_name)
+    try:
+        with os.fdopen(handle, "wb") as out, source.open("rb") as data:
+            while chunk := data.read(CHUNK_SIZE):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        scratch.chmod(0o644)
+        os.replace(scratch, target)
+    except OSError as exc:
+        scratch.unlink(missing_ok=True)
+        raise DownloadError(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    with contextlib.suppress(OSError):  # make the rename itself durable where the platform allows
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
