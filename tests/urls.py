@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("account/sessions/", include("qsessions.urls")),
     path("read/", views.read),
     path("write/", views.write),
     path("login/", views.login_view),
@@ -14,4 +15,6 @@ urlpatterns = [
     path("aread/", views.aread),
     path("awrite/", views.awrite),
     path("alogin/", views.alogin_view),
+    path("alogout/", views.alogout_view),
+    path("password/", views.change_password_view),
 ]
