@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.test import AsyncClient, Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from qsessions.models import Session
@@ -64,7 +62,8 @@ def test_the_list_shows_own_active_sessions_most_recent_first(engine: str) -> No
     assert "This device" not in rows[1]
     assert "Firefox 121" in rows[0]
     assert "Chrome Mobile 118" in rows[1]
-    assert "198.51.100.2" in rows[0] and "203.0.113.7" in rows[1]
+    assert "198.51.100.2" in rows[0]
+    assert "203.0.113.7" in rows[1]
     assert "1\xa0hour ago" in rows[1]
     assert "Just now" in rows[0]
     # The exact time sits in a machine-readable <time> with a title shown on hover.
