@@ -191,10 +191,11 @@ def test_malformed_ids_get_404(engine: str, public_id: str) -> None:
 def test_async_client(engine: str) -> None:
     make_user()
     signed_in("alice", CHROME_ANDROID)
-    client = AsyncClient(HTTP_USER_AGENT=FIREFOX_WINDOWS)
-    async_to_sync(client.get)("/alogin/", {"username": "alice"})
-    sessions = async_to_sync(client.get)(API).json()["sessions"]
+    client = AsyncClient()
+    async_to_sync(client.get)("/alogin/", {"username": "alice"}, headers={"user-agent": FIREFOX_WINDOWS})
+    sessions = async_to_sync(client.get)(API, headers={"user-agent": FIREFOX_WINDOWS}).json()["sessions"]
     assert [s["current"] for s in sessions] == [True, False]
+    assert sessions[0]["user_agent"] == FIREFOX_WINDOWS
     response = async_to_sync(client.post)(f"{API}revoke-others/")
     assert response.json() == {"revoked": 1, "signed_out": False}
 

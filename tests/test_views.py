@@ -120,11 +120,12 @@ def test_the_list_makes_a_constant_number_of_queries(engine: str, count: int, dj
 
 def test_async_clients_see_the_list(engine: str) -> None:
     make_user()
-    client = AsyncClient(HTTP_USER_AGENT=CHROME_ANDROID)
-    async_to_sync(client.get)("/alogin/", {"username": "alice"})
-    response = async_to_sync(client.get)(LIST_URL)
+    client = AsyncClient()
+    async_to_sync(client.get)("/alogin/", {"username": "alice"}, headers={"user-agent": CHROME_ANDROID})
+    response = async_to_sync(client.get)(LIST_URL, headers={"user-agent": CHROME_ANDROID})
     assert response.status_code == 200
     assert "This device" in response.content.decode()
+    assert "Chrome Mobile 118" in response.content.decode()
 
 
 def test_revoking_asks_for_confirmation_first(engine: str) -> None:
