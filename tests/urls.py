@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from tests.testapp import views
@@ -8,6 +9,7 @@ from tests.testapp import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/sessions/", include("qsessions.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("read/", views.read),
     path("write/", views.write),
     path("login/", views.login_view),
