@@ -124,6 +124,17 @@ def test_the_session_that_changes_the_password_stays_with_update_session_auth_ha
     assert session_of(current).created_at == created_at
 
 
+def test_an_async_view_keeps_its_session_with_aupdate_session_auth_hash(engine: str) -> None:
+    make_user()
+    other = signed_in("alice", CHROME_ANDROID)
+    current = AsyncClient()
+    async_to_sync(current.get)("/alogin/", {"username": "alice"})
+    assert async_to_sync(current.get)("/apassword/", {"keep": "1"}).status_code == 200
+    assert async_to_sync(current.get)("/aread/").json()["user"] == "alice"
+    assert not is_signed_in(other)
+    assert Session.objects.filter(user__username="alice").count() == 1
+
+
 def test_without_update_session_auth_hash_the_current_session_ends_at_its_next_request(engine: str) -> None:
     make_user()
     current = signed_in("alice")

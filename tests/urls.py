@@ -19,4 +19,5 @@ urlpatterns = [
     path("alogin/", views.alogin_view),
     path("alogout/", views.alogout_view),
     path("password/", views.change_password_view),
+    path("apassword/", views.achange_password_view),
 ]

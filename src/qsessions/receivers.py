@@ -35,8 +35,7 @@ def evict_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **kwa
 
 @receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")
 def limit_sessions_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    if user is not None:
-        policies.enforce_session_limit(user, request)
+    policies.enforce_session_limit(user, request)
 
 
 @receiver(user_logged_out, dispatch_uid="qsessions.revoke_on_logout")

@@ -71,3 +71,17 @@ def change_password_view(request: HttpRequest) -> HttpResponse:
     if request.GET.get("keep") == "1":
         update_session_auth_hash(request, user)  # type: ignore[arg-type]
     return HttpResponse("ok")
+
+
+@csrf_exempt
+async def achange_password_view(request: HttpRequest) -> HttpResponse:
+    """The async twin of change_password_view."""
+    from django.contrib.auth import aupdate_session_auth_hash
+
+    user = await request.auser()
+    request.user = user  # aupdate_session_auth_hash() compares with request.user, a lazy sync lookup
+    user.set_password(request.GET.get("password", "new-password"))  # type: ignore[union-attr]
+    await user.asave()  # type: ignore[union-attr]
+    if request.GET.get("keep") == "1":
+        await aupdate_session_auth_hash(request, user)  # type: ignore[arg-type]
+    return HttpResponse("ok")

@@ -184,9 +184,7 @@ class SessionStore(DjangoDatabaseStore):
         if must_create:
             session_created.send(sender=type(obj), session=obj, request=None)
             return
-        if stored is None:
-            return
-        old_ip, old_user_agent = stored
+        old_ip, old_user_agent = stored or (None, None)
         # A client first seen now (nothing stored before) is no change; a different one is.
         ip_changed = old_ip is not None and obj.ip is not None and old_ip != obj.ip
         agent_changed = old_user_agent is not None and obj.user_agent is not None and old_user_agent != obj.user_agent
