@@ -179,7 +179,7 @@ def test_another_users_session_is_404_like_a_missing_one(engine: str, suffix: st
     assert is_signed_in(bob)
 
 
-@pytest.mark.parametrize("public_id", ["x" * 3000, "%FF%FE", "null", "%00"])
+@pytest.mark.parametrize("public_id", ["x" * 3000, "%FF%FE", "null", "%00", "%00" * 32, "F" * 32])
 def test_malformed_ids_get_404(engine: str, public_id: str) -> None:
     make_user()
     client = signed_in("alice")

@@ -177,7 +177,10 @@ def test_another_users_session_is_not_found_like_a_missing_one(engine: str) -> N
     assert is_signed_in(bob)
 
 
-@pytest.mark.parametrize("public_id", ["x" * 5000, "%C3%A9%00", "..%2F..", "'; DROP TABLE qsessions_session; --"])
+@pytest.mark.parametrize(
+    "public_id",
+    ["x" * 5000, "%C3%A9%00", "%00" * 32, "..%2F..", "'; DROP TABLE qsessions_session; --", "A" * 32, "0" * 33],
+)
 def test_malformed_ids_are_not_found(engine: str, public_id: str) -> None:
     make_user()
     client = signed_in("alice")

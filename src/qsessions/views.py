@@ -7,6 +7,7 @@ a URL. A user only ever finds their own sessions; anyone else's id is answered l
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -28,6 +29,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from qsessions.models import Session, SessionQuerySet
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
+
+# What qsessions.models.make_public_id() returns.
+PUBLIC_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
@@ -73,6 +77,9 @@ def session_entries(request: HttpRequest) -> list[SessionEntry]:
 
 
 def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
+    # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
+    if not PUBLIC_ID_PATTERN.fullmatch(public_id):
+        return None
     session = _own_sessions(request).filter(public_id=public_id).first()
     return _entry(request, session) if session is not None else None
 
