@@ -233,3 +233,28 @@ def test_revoked_by_the_session_limit(engine: str, revoked: Receiver, settings: 
     assert revoked.reasons == ["limit"]
     assert revoked.calls[0]["session"].public_id not in {s.public_id for s in Session.objects.all()}
     assert first.get("/read/").json()["user"] is None
+
+
+def test_created_once_per_async_login(engine: str, created: Receiver) -> None:
+    make_user()
+    client = AsyncClient()
+    async_to_sync(client.get)("/awrite/")
+    async_to_sync(client.get)("/alogin/", {"username": "alice"})
+    # The anonymous session, then the signed-in one under its new key.
+    assert len(created.calls) == 2
+    assert created.calls[1]["session"].session_key == client.cookies["sessionid"].value
+
+
+def test_revoked_once_per_session_by_the_async_functions(engine: str, revoked: Receiver) -> None:
+    from qsessions.revocation import arevoke, arevoke_all, arevoke_sessions
+
+    user = make_user()
+    clients = [signed_in("alice", agent) for agent in (FIREFOX_WINDOWS, CHROME_ANDROID, SAFARI_MAC)]
+    first, second, third = (session_of(client) for client in clients)
+    assert async_to_sync(arevoke)(first, "user") is True
+    assert async_to_sync(arevoke)(first, "user") is False  # already gone: no second signal
+    assert async_to_sync(arevoke_sessions)(Session.objects.filter(pk=second.pk), "admin") == 1
+    assert async_to_sync(arevoke_all)(user, "other-sessions", keep=third.pk) == 0
+    assert async_to_sync(arevoke_all)(user, "password-change") == 1
+    assert revoked.reasons == ["user", "admin", "password-change"]
+    assert [call["session"].public_id for call in revoked.calls] == [s.public_id for s in (first, second, third)]
