@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
+    "django.contrib.staticfiles",  # serves qsessions' stylesheet to the browser test's live server
     "qsessions",
     "tests.testapp",
 ]

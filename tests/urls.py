@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
 from tests.testapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("session/", views.session_only),
+    path("account/sessions/", include("qsessions.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("read/", views.read),
     path("write/", views.write),
     path("login/", views.login_view),
@@ -15,4 +18,7 @@ urlpatterns = [
     path("aread/", views.aread),
     path("awrite/", views.awrite),
     path("alogin/", views.alogin_view),
+    path("alogout/", views.alogout_view),
+    path("password/", views.change_password_view),
+    path("apassword/", views.achange_password_view),
 ]

@@ -49,3 +49,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# qsessions: sign out the least recently active session beyond 5 (try it with several browsers).
+QSESSIONS_MAX_SESSIONS_PER_USER = 5

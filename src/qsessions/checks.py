@@ -64,3 +64,40 @@ def check_geoip(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             )
         ]
     return []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@register(Tags.compatibility)
+def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_ACTIVITY_INTERVAL, QSESSIONS_MAX_SESSIONS_PER_USER and QSESSIONS_REVOKE_ON_PASSWORD_CHANGE."""
+    errors = []
+    interval = getattr(settings, "QSESSIONS_ACTIVITY_INTERVAL", 60)
+    if not _is_int(interval) or interval < 0:
+        errors.append(
+            Error(
+                f"QSESSIONS_ACTIVITY_INTERVAL is {interval!r}; it must be a whole number of seconds, 0 or more.",
+                hint="The default, 60, writes a session's last activity at most once a minute.",
+                id="qsessions.E020",
+            )
+        )
+    limit = getattr(settings, "QSESSIONS_MAX_SESSIONS_PER_USER", None)
+    if limit is not None and (not _is_int(limit) or limit < 1):
+        errors.append(
+            Error(
+                f"QSESSIONS_MAX_SESSIONS_PER_USER is {limit!r}; it must be None (no limit) or a whole number, "
+                "1 or more.",
+                id="qsessions.E021",
+            )
+        )
+    revoke = getattr(settings, "QSESSIONS_REVOKE_ON_PASSWORD_CHANGE", True)
+    if not isinstance(revoke, bool):
+        errors.append(
+            Error(
+                f"QSESSIONS_REVOKE_ON_PASSWORD_CHANGE is {revoke!r}; it must be True or False.",
+                id="qsessions.E022",
+            )
+        )
+    return errors

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from qsessions.backends.db import SessionStore
 from qsessions.client import resolve_client_ip, resolve_user_agent
+from qsessions.policies import current_session
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -22,3 +23,18 @@ class SessionMiddleware(DjangoSessionMiddleware):
             user_agent=resolve_user_agent(request),
             ip=resolve_client_ip(request),
         )
+        current_session.set(request.session)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        session = getattr(request, "session", None)
+        # A request that saves the session records its activity with that write; any other request that
+        # read the session records it here, at most once per QSESSIONS_ACTIVITY_INTERVAL.
+        if (
+            isinstance(session, SessionStore)
+            and not session.modified
+            and not settings.SESSION_SAVE_EVERY_REQUEST
+            and response.status_code < 500
+        ):
+            session.touch()
+        current_session.set(None)
+        return super().process_response(request, response)

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_delete, pre_delete
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
+from django.http import HttpRequest
 
+from qsessions import policies
 from qsessions.backends.db import SessionStore
 from qsessions.models import Session
+from qsessions.revocation import REASON_LOGOUT, revoke_sessions
+from qsessions.signals import session_revoked
 
 _KEYS_ATTRIBUTE = "_qsessions_session_keys"
 
@@ -36,3 +40,25 @@ def trust_logged_in_owner(sender: Any, request: Any, user: Any, **kwargs: Any) -
     session = getattr(request, "session", None)
     if isinstance(session, SessionStore):
         session.trust_owner(user.pk)
+
+
+@receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")
+def limit_sessions_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    policies.enforce_session_limit(user, request)
+
+
+@receiver(user_logged_out, dispatch_uid="qsessions.revoke_on_logout")
+def revoke_on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Report the signed-out session as revoked (reason "logout"); Django's flush() deletes it anyway."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if isinstance(key, str) and session_revoked.has_listeners(Session):
+        revoke_sessions(Session.objects.filter(pk=key), REASON_LOGOUT, request)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="qsessions.revoke_on_password_change")
+def revoke_on_password_change(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    # AbstractBaseUser.set_password() keeps the new raw password in ``_password`` until the save that
+    # stores it has finished: the one sign that this save changes the password (a hash upgrade does not).
+    if created or raw or getattr(instance, "_password", None) is None:
+        return
+    policies.revoke_after_password_change(instance)

@@ -55,3 +55,38 @@ async def alogin_view(request: HttpRequest) -> HttpResponse:
     user = await get_user_model()._default_manager.aget(username=request.GET["username"])
     await alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponse("ok")
+
+
+@csrf_exempt
+async def alogout_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import alogout
+
+    await alogout(request)
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+def change_password_view(request: HttpRequest) -> HttpResponse:
+    """set_password + save, keeping this session signed in when ?keep=1 (update_session_auth_hash)."""
+    from django.contrib.auth import update_session_auth_hash
+
+    user = request.user
+    user.set_password(request.GET.get("password", "new-password"))  # type: ignore[union-attr]
+    user.save()  # type: ignore[union-attr]
+    if request.GET.get("keep") == "1":
+        update_session_auth_hash(request, user)  # type: ignore[arg-type]
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+async def achange_password_view(request: HttpRequest) -> HttpResponse:
+    """The async twin of change_password_view."""
+    from django.contrib.auth import aupdate_session_auth_hash
+
+    user = await request.auser()
+    request.user = user  # aupdate_session_auth_hash() compares with request.user, a lazy sync lookup
+    user.set_password(request.GET.get("password", "new-password"))  # type: ignore[union-attr]
+    await user.asave()  # type: ignore[union-attr]
+    if request.GET.get("keep") == "1":
+        await aupdate_session_auth_hash(request, user)  # type: ignore[arg-type]
+    return HttpResponse("ok")

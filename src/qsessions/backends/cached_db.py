@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connections, router, transaction
+from django.utils import timezone
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
 from qsessions.backends.db import SessionStore as DatabaseStore
@@ -20,6 +21,10 @@ KEY_PREFIX = "qsessions.q_cached_db"
 # A cache entry is the session data plus, under these reserved keys, what the row's columns say about
 # the client. The first two are the keys django-qsessions 2.x used, so entries of either version load.
 CREATED_AT_CACHE_KEY = "_qsessions_created_at"
+# The row's last activity and expiry: a cache hit knows whether an activity write is due, and the entry
+# rewritten after that write keeps the row's remaining lifetime.
+LAST_ACTIVITY_CACHE_KEY = "_qsessions_last_activity"
+EXPIRE_DATE_CACHE_KEY = "_qsessions_expire_date"
 _METADATA_KEYS = (IP_SESSION_KEY, USER_AGENT_SESSION_KEY, CREATED_AT_CACHE_KEY)
 
 # Django logs cache failures of its cached_db engine here; operators already watch this logger.
@@ -49,6 +54,8 @@ class SessionStore(DatabaseStore):
             IP_SESSION_KEY: self.ip,
             USER_AGENT_SESSION_KEY: self.user_agent,
             CREATED_AT_CACHE_KEY: self._created_at,
+            LAST_ACTIVITY_CACHE_KEY: self._last_activity,
+            EXPIRE_DATE_CACHE_KEY: self._expire_date,
         }
 
     def _data_from_cache(self, entry: Any) -> dict[str, Any] | None:
@@ -59,12 +66,17 @@ class SessionStore(DatabaseStore):
 
         data = dict(entry)
         ip, user_agent, created_at = (data.pop(key, None) for key in _METADATA_KEYS)
+        last_activity, expire_date = data.pop(LAST_ACTIVITY_CACHE_KEY, None), data.pop(EXPIRE_DATE_CACHE_KEY, None)
         # The row's owner is always written together with the data, so the data names it.
         self._known_owner_ids.add(user_id_from_session_data(data))
         self._remember_stored(
             ip if isinstance(ip, str) else None,
             user_agent if isinstance(user_agent, str) else None,
             created_at if isinstance(created_at, datetime.datetime) else None,
+        )
+        self._remember_activity(
+            last_activity if isinstance(last_activity, datetime.datetime) else None,
+            expire_date if isinstance(expire_date, datetime.datetime) else None,
         )
         return data
 
@@ -127,6 +139,41 @@ class SessionStore(DatabaseStore):
             await cache.adelete_many([cls.cache_key_prefix + key for key in session_keys])
         except Exception:
             logger.exception("Error deleting from cache (%s)", cache)
+
+    # -- last activity ------------------------------------------------------------------------------------
+
+    def _remaining_seconds(self) -> int | None:
+        """Seconds until the stored row expires, or ``None`` when this entry does not say (or it has expired)."""
+        if self._expire_date is None:
+            return None
+        remaining = int((self._expire_date - timezone.now()).total_seconds())
+        return remaining if remaining > 0 else None
+
+    def touch(self) -> bool:
+        if not self.activity_due():
+            return False
+        data = self._get_session()  # before the write: a (re)load must not undo the new time
+        if not super().touch():
+            return False
+        timeout = self._remaining_seconds()
+        if timeout is None:
+            self._delete_many([self._get_or_create_session_key()])
+        else:
+            self._cache_set(self.cache_key, self._cache_entry(data), timeout)
+        return True
+
+    async def atouch(self) -> bool:
+        if not self.activity_due():
+            return False
+        data = await self._aget_session()
+        if not await super().atouch():
+            return False
+        timeout = self._remaining_seconds()
+        if timeout is None:
+            await self.aevict_cached([await self._aget_or_create_session_key()])
+        else:
+            await self._acache_set(await self.acache_key(), self._cache_entry(data), timeout)
+        return True
 
     # -- the store ---------------------------------------------------------------------------------------
 

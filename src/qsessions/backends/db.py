@@ -13,13 +13,24 @@ from django.utils.crypto import get_random_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
 from qsessions.client import clean_user_agent, parse_ip
+from qsessions.conf import settings as qsessions_settings
+from qsessions.signals import session_client_changed, session_created
 
 if TYPE_CHECKING:
     from qsessions.models import Session
 
 # Columns written when an existing session is saved. ``created_at`` is absent on purpose: it is set
 # once, by the INSERT, and never needs to be read back before an UPDATE.
-UPDATE_FIELDS = ("session_data", "expire_date", "user", "user_agent", "ip", "updated_at", "public_id")
+UPDATE_FIELDS = (
+    "session_data",
+    "expire_date",
+    "user",
+    "user_agent",
+    "ip",
+    "updated_at",
+    "public_id",
+    "last_activity",
+)
 
 # Expired sessions are deleted this many at a time, so that clearsessions never holds a long lock
 # nor loads millions of keys into memory.
@@ -54,6 +65,11 @@ class SessionStore(DjangoDatabaseStore):
         # Owners known to exist: the stored one, and the user that logged in on this request. Any other
         # owner named in the data is checked before it is written (see _write).
         self._known_owner_ids: set[Any] = set()
+        # What the stored row says, once this store has read it (from the database or the cache).
+        self._stored: bool = False
+        self._stored_client: tuple[str | None, str | None] | None = None
+        self._last_activity: datetime.datetime | None = None
+        self._expire_date: datetime.datetime | None = None
 
     def trust_owner(self, user_id: Any) -> None:
         """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
@@ -97,6 +113,8 @@ class SessionStore(DjangoDatabaseStore):
     def _remember_stored(self, ip: str | None, user_agent: str | None, created_at: datetime.datetime | None) -> None:
         """Take in what the stored session says about its client; a changed client makes it modified."""
         self._created_at = created_at
+        self._stored = True
+        self._stored_client = (ip, user_agent)  # compared with the client when the row is written
         if self.ip is None:
             self.ip = ip
         elif self.ip != ip:
@@ -111,7 +129,14 @@ class SessionStore(DjangoDatabaseStore):
             return {}
         self._remember_stored(row.ip, row.user_agent, row.created_at)
         self._known_owner_ids.add(row.user_id)
+        self._remember_activity(row.last_activity, row.expire_date)
         return self.decode(row.session_data)
+
+    def _remember_activity(
+        self, last_activity: datetime.datetime | None, expire_date: datetime.datetime | None
+    ) -> None:
+        self._last_activity = last_activity
+        self._expire_date = expire_date
 
     def load(self) -> dict[str, Any]:
         return self._data_from_row(self._get_session_from_db())
@@ -141,8 +166,10 @@ class SessionStore(DjangoDatabaseStore):
 
     def _write(self, obj: Session, must_create: bool) -> None:
         """INSERT (``must_create``) or UPDATE the session row, with Django's CreateError/UpdateError contract."""
+        now = timezone.now()
+        obj.last_activity = now
         if must_create:
-            obj.created_at = self._carried_created_at or timezone.now()
+            obj.created_at = self._carried_created_at or now
         using = router.db_for_write(self.model, instance=obj)
         # An owner that does not exist (deleted meanwhile, or a bogus id put in the data) would violate
         # the foreign key, on some databases only at commit, far from here. django.contrib.auth treats
@@ -166,6 +193,29 @@ class SessionStore(DjangoDatabaseStore):
         self._known_owner_ids.add(obj.user_id)
         if must_create:
             self._created_at = obj.created_at
+        self._remember_activity(obj.last_activity, obj.expire_date)
+        self._send_write_signals(obj, must_create)
+
+    def _send_write_signals(self, obj: Session, must_create: bool) -> None:
+        stored, self._stored_client = self._stored_client, (obj.ip, obj.user_agent)
+        self._stored = True
+        if must_create:
+            session_created.send(sender=type(obj), session=obj, request=None)
+            return
+        old_ip, old_user_agent = stored or (None, None)
+        # A client first seen now (nothing stored before) is no change; a different one is.
+        ip_changed = old_ip is not None and obj.ip is not None and old_ip != obj.ip
+        agent_changed = old_user_agent is not None and obj.user_agent is not None and old_user_agent != obj.user_agent
+        if ip_changed or agent_changed:
+            session_client_changed.send(
+                sender=type(obj),
+                session=obj,
+                old_ip=old_ip,
+                new_ip=obj.ip,
+                old_user_agent=old_user_agent,
+                new_user_agent=obj.user_agent,
+                request=None,
+            )
 
     def _user_exists(self, user_id: Any, using: str) -> bool:
         if user_id is None:
@@ -189,6 +239,42 @@ class SessionStore(DjangoDatabaseStore):
         from asgiref.sync import sync_to_async
 
         await sync_to_async(self._write)(obj, must_create)
+
+    # -- last activity ----------------------------------------------------------------------------------
+
+    def activity_due(self) -> bool:
+        """Whether this request should record the session's activity: it read a stored session whose last
+        activity is older than QSESSIONS_ACTIVITY_INTERVAL (or unknown)."""
+        if not self._stored or self.session_key is None:
+            return False
+        if self._last_activity is None:
+            return True
+        interval = datetime.timedelta(seconds=qsessions_settings.ACTIVITY_INTERVAL)
+        return timezone.now() - self._last_activity >= interval
+
+    def touch(self) -> bool:
+        """Record that the session is in use, when due: one UPDATE of ``last_activity`` and nothing else.
+
+        Returns whether the row was updated (``False`` when not due, or when the session is gone).
+        """
+        if not self.activity_due():
+            return False
+        now = timezone.now()
+        using = router.db_for_write(self.model)
+        updated = self.model._base_manager.using(using).filter(pk=self.session_key).update(last_activity=now)
+        if updated:
+            self._last_activity = now
+        return bool(updated)
+
+    async def atouch(self) -> bool:
+        """See touch()."""
+        if not self.activity_due():
+            return False
+        now = timezone.now()
+        updated = await self.model._base_manager.filter(pk=self.session_key).aupdate(last_activity=now)
+        if updated:
+            self._last_activity = now
+        return bool(updated)
 
     # -- new keys keep the session's creation time ------------------------------------------------------
 

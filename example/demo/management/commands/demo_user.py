@@ -18,3 +18,4 @@ class Command(BaseCommand):
         user.save()
         self.stdout.write(f"Demo user: {USERNAME}  password: {PASSWORD}")
         self.stdout.write("Open http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/)")
+        self.stdout.write("Your sessions: http://127.0.0.1:8000/account/sessions/")

@@ -1,0 +1,239 @@
+"""The signed-in user's "Your sessions" pages and their JSON API.
+
+Sessions are addressed by ``public_id`` everywhere: the session key never reaches a page, a JSON body or
+a URL. A user only ever finds their own sessions; anyone else's id is answered like an unknown one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect, render, resolve_url
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from qsessions.models import Session, SessionQuerySet
+from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
+
+# What qsessions.models.make_public_id() returns.
+PUBLIC_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+# Under this, "last active" reads "just now" rather than "0 minutes ago".
+JUST_NOW = datetime.timedelta(minutes=1)
+
+
+def device_name(session: Session) -> str:
+    """The human name of the device a session runs on, ``""`` when unknown.
+
+    The one place pages and API name a device, so that a better description needs one change.
+    """
+    return session.device
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    """A session as the owner sees it."""
+
+    session: Session
+    current: bool
+    device: str
+
+    @property
+    def just_now(self) -> bool:
+        last = self.session.last_activity
+        return last is not None and timezone.now() - last < JUST_NOW
+
+
+def _own_sessions(request: HttpRequest) -> SessionQuerySet:
+    sessions: SessionQuerySet = Session.objects.for_user(request.user).active().defer("session_data")
+    return sessions
+
+
+def _entry(request: HttpRequest, session: Session) -> SessionEntry:
+    return SessionEntry(session, session.session_key == request.session.session_key, device_name(session))
+
+
+def session_entries(request: HttpRequest) -> list[SessionEntry]:
+    """The user's active sessions, the most recently active first, in one query."""
+    sessions = _own_sessions(request).order_by(
+        F("last_activity").desc(nulls_last=True), F("created_at").desc(nulls_last=True)
+    )
+    return [_entry(request, session) for session in sessions]
+
+
+def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
+    # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
+    if not PUBLIC_ID_PATTERN.fullmatch(public_id):
+        return None
+    session = _own_sessions(request).filter(public_id=public_id).first()
+    return _entry(request, session) if session is not None else None
+
+
+def _revoke(request: HttpRequest, entry: SessionEntry) -> bool:
+    """Revoke one of the user's sessions; revoking the current one signs the user out. True if it was."""
+    revoke(entry.session, REASON_USER, request)
+    if entry.current:
+        logout(request)
+    return entry.current
+
+
+def _revoke_others(request: HttpRequest) -> int:
+    return revoke_all(request.user, REASON_OTHER_SESSIONS, keep=request.session.session_key, request=request)
+
+
+# -- pages -------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def session_list(request: HttpRequest) -> HttpResponse:
+    entries = session_entries(request)
+    context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
+    return render(request, "qsessions/session_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET asks for confirmation; POST signs the session out."""
+    entry = _own_session(request, public_id)
+    if entry is None:
+        raise Http404(_("No such session."))
+    if request.method == "GET":
+        return render(request, "qsessions/revoke_confirm.html", {"entry": entry})
+    if _revoke(request, entry):
+        return redirect(resolve_url(settings.LOGIN_URL))
+    messages.success(
+        request, _("The session on %(device)s was signed out.") % {"device": _device_label(entry)}, fail_silently=True
+    )
+    return redirect("qsessions:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation; POST signs out every session of the user but this one."""
+    if request.method == "GET":
+        others = sum(1 for entry in session_entries(request) if not entry.current)
+        return render(request, "qsessions/revoke_others_confirm.html", {"count": others})
+    count = _revoke_others(request)
+    message = ngettext("%(count)d other session was signed out.", "%(count)d other sessions were signed out.", count)
+    messages.success(request, message % {"count": count}, fail_silently=True)
+    return redirect("qsessions:list")
+
+
+def _device_label(entry: SessionEntry) -> str:
+    return entry.device or _("an unknown device")
+
+
+# -- JSON API ----------------------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF check, answering a failure in JSON instead of the HTML failure page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        return _error(403, "csrf_failed", _("CSRF verification failed: %(reason)s") % {"reason": reason})
+
+
+def _csrf_failure(request: HttpRequest) -> HttpResponseBase | None:
+    check = _CsrfCheck(lambda request: HttpResponse())
+    check.process_request(request)
+    # Any callback without ``csrf_exempt``: the check runs whatever the view says.
+    failure: HttpResponseBase | None = check.process_view(request, lambda: None, (), {})  # type: ignore[arg-type,return-value]
+    return failure
+
+
+def api_endpoint(methods: list[str]) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+    """Method check (405), session authentication (401) and CSRF (403), all answered in JSON."""
+
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method not in methods:
+                response = _error(405, "method_not_allowed", _("Method not allowed."))
+                response["Allow"] = ", ".join(methods)
+                return response
+            if not request.user.is_authenticated:
+                return _error(401, "not_authenticated", _("Sign in to manage your sessions."))
+            failure = _csrf_failure(request)
+            if failure is not None:
+                return failure
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def session_json(entry: SessionEntry) -> dict[str, Any]:
+    """One session in the API's schema (docs/user-sessions.md)."""
+    session = entry.session
+    return {
+        "id": session.public_id,
+        "current": entry.current,
+        "device": entry.device or None,
+        "user_agent": session.user_agent,
+        "ip": session.ip,
+        "location": session.location,
+        "created_at": _iso(session.created_at),
+        "last_activity": _iso(session.last_activity),
+        "expires_at": _iso(session.expire_date),
+    }
+
+
+def _not_found() -> JsonResponse:
+    return _error(404, "not_found", _("No such session."))
+
+
+@api_endpoint(["GET"])
+def api_session_list(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse({"sessions": [session_json(entry) for entry in session_entries(request)]})
+
+
+@api_endpoint(["GET", "DELETE"])
+def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    """GET one session; DELETE revokes it."""
+    entry = _own_session(request, public_id)
+    if entry is None:
+        return _not_found()
+    if request.method == "GET":
+        return JsonResponse(session_json(entry))
+    return JsonResponse({"revoked": 1, "signed_out": _revoke(request, entry)})
+
+
+@api_endpoint(["POST"])
+def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    entry = _own_session(request, public_id)
+    if entry is None:
+        return _not_found()
+    return JsonResponse({"revoked": 1, "signed_out": _revoke(request, entry)})
+
+
+@api_endpoint(["POST"])
+def api_revoke_other_sessions(request: HttpRequest) -> HttpResponseBase:
+    return JsonResponse({"revoked": _revoke_others(request), "signed_out": False})

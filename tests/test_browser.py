@@ -1,0 +1,131 @@
+"""A real browser (Playwright driving Debian's chromium) on the sessions page.
+
+Two browsers sign in as the same user; the first sees both sessions, marks itself "This device" and
+signs the second out; the second lands on the login page at its next page load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from qsessions.models import Session
+from qsessions.views import device_name
+from tests import services
+from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install -e '.[dev]')"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    return None
+
+
+@pytest.fixture
+def browser() -> Any:
+    missing = _missing()
+    if missing is not None:
+        if services.REQUIRE_SERVICES:
+            pytest.fail(f"QSESSIONS_TEST_REQUIRE_SERVICES=1 but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _sign_in(page: Any, base_url: str) -> None:
+    page.goto(f"{base_url}/account/sessions/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("correct horse")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/account/sessions/")
+
+
+@pytest.fixture
+def alice(transactional_db: None) -> Any:
+    # Created before the browser starts: Playwright's event loop makes Django refuse database calls.
+    return get_user_model()._default_manager.create_user(username="alice", password="correct horse")
+
+
+@pytest.fixture
+def server(engine: str, alice: Any) -> Iterator[str]:
+    """A live server started for this test, so that its middleware uses the engine under test.
+
+    (pytest-django's ``live_server`` is started once per run, with the engine of that moment.)
+    """
+    from pytest_django.live_server_helper import LiveServer
+
+    live = LiveServer("localhost")
+    try:
+        yield live.url
+    finally:
+        live.stop()
+
+
+def test_two_browsers_one_signs_the_other_out(engine: str, server: str, browser: Any) -> None:
+    session_engine = engine
+    laptop_device = device_name(Session(user_agent=FIREFOX_WINDOWS))
+    phone_device = device_name(Session(user_agent=CHROME_ANDROID))
+    base = server
+
+    laptop = browser.new_context(user_agent=FIREFOX_WINDOWS, locale="en-US").new_page()
+    phone = browser.new_context(user_agent=CHROME_ANDROID, locale="en-US").new_page()
+    _sign_in(laptop, base)
+    _sign_in(phone, base)
+
+    laptop.reload()
+    rows = laptop.locator("tbody tr")
+    assert rows.count() == 2
+    this_device = rows.filter(has_text="This device")
+    assert this_device.count() == 1
+    assert laptop_device in this_device.locator("th").inner_text()
+    other = rows.filter(has_not_text="This device")
+    assert phone_device in other.locator("th").inner_text()
+    assert laptop.get_by_role("button", name="Sign out all other sessions").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    laptop.screenshot(path=str(ARTIFACTS / f"sessions-page-{session_engine.rsplit('.', 1)[1]}.png"), full_page=True)
+
+    other.get_by_role("link", name="Sign out").click()
+    assert laptop.get_by_role("heading", name="Sign out this session?").is_visible()
+    assert phone_device in laptop.locator("dl").inner_text()
+    laptop.get_by_role("button", name="Sign out").click()
+    laptop.wait_for_url(f"{base}/account/sessions/")
+    assert laptop.locator("tbody tr").count() == 1
+    assert "This device" in laptop.locator("tbody tr").inner_text()
+    laptop.screenshot(
+        path=str(ARTIFACTS / f"sessions-page-after-revoke-{session_engine.rsplit('.', 1)[1]}.png"), full_page=True
+    )
+
+    phone.reload()
+    assert "/accounts/login/" in phone.url
+    assert phone.get_by_role("heading", name="Sign in").is_visible()
+
+    laptop.goto(f"{base}/account/sessions/")
+    assert laptop.url == f"{base}/account/sessions/"
+    assert laptop.locator("tbody tr").count() == 1
