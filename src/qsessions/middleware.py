@@ -1,13 +1,18 @@
-"""SessionMiddleware: Django's, handing the client's IP and user agent to the session store."""
+"""SessionMiddleware: Django's, handing the client's IP, user agent and client hints to the session store."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from qsessions.backends.db import SessionStore
-from qsessions.client import resolve_client_ip, resolve_user_agent
+from qsessions.client import CLIENT_HINT_HEADERS, resolve_client_hints, resolve_client_ip, resolve_user_agent
+from qsessions.conf import settings as qsessions_settings
+
+# Asked for with Accept-CH when QSESSIONS_CLIENT_HINTS is on. Sec-CH-UA-Platform and -Mobile are sent
+# by Chromium browsers without asking; naming them too costs nothing and documents what is read.
+ACCEPT_CH = ", ".join(CLIENT_HINT_HEADERS.values())
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -21,4 +26,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
             session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME),
             user_agent=resolve_user_agent(request),
             ip=resolve_client_ip(request),
+            client_hints=resolve_client_hints(request),
         )
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = super().process_response(request, response)
+        if qsessions_settings.CLIENT_HINTS and qsessions_settings.STORE_USER_AGENT and "Accept-CH" not in response:
+            # No Vary: the response does not change with the hints, they are only recorded. No Critical-CH:
+            # it would make the browser retry the first request just to record a detail a request later.
+            response["Accept-CH"] = ACCEPT_CH
+        return response
