@@ -23,7 +23,12 @@ class Settings:
 
         Only when the direct peer is one of them are X-Forwarded-For / Forwarded read.
         """
-        return tuple(getattr(django_settings, "QSESSIONS_TRUSTED_PROXIES", ()))
+        value = getattr(django_settings, "QSESSIONS_TRUSTED_PROXIES", ())
+        if isinstance(value, str):  # a lone string (checks.py reports it) is read as one entry, not as characters
+            return (value,)
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            return ()
+        return tuple(entry for entry in value if isinstance(entry, str))
 
     @property
     def FORWARDED_HEADER(self) -> str:

@@ -94,7 +94,7 @@ _BROWSER_NAMES = {
     "Opera Mobile": "Opera",
 }
 # Browsers whose version says nothing to a person (in-app views report the app's or the system's).
-_UNVERSIONED_BROWSERS = {"Android WebView", "In-app browser", "Android Browser"}
+_UNVERSIONED_BROWSERS = {"Android WebView", "In-app browser", "Android Browser", "BlackBerry", "Nokia", "HTC"}
 _OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
 # Devices named after the device rather than its system ("Safari 17 on iPhone").
 _APPLE_HANDHELDS = {"iPhone", "iPad", "iPod"}
@@ -136,6 +136,7 @@ _PHONE_SYSTEMS = {
     "MeeGo",
     "Maemo",
     "Sailfish",
+    "Windows CE",
 }
 _TABLET_SYSTEMS = {"BlackBerry Tablet OS", "Kindle"}
 # The value of Sec-CH-UA-Platform for each system name used here.
@@ -147,6 +148,13 @@ _WINDOWS_11_PLATFORM_VERSION = 13
 _OLD_WINDOWS = {"0.1": "7", "0.2": "8", "0.3": "8.1"}
 
 _MOBILE_TOKEN = re.compile(r"\bMobi")
+# Feature phones rarely name a system ua-parser knows, but their browsers and Java profiles give them away.
+_FEATURE_PHONE_TOKEN = re.compile(r"MIDP|CLDC|J2ME|UP\.Browser|\bWAP|Obigo|Opera Mini|Profile/")
+# Televisions, set-top boxes and consoles: neither phones nor computers, whatever system they run.
+_TV_TOKEN = re.compile(
+    r"HbbTV|SMART-?TV|GoogleTV|CrKey|Roku|AppleTV|NetCast|BRAVIA|PlayStation|Xbox|Nintendo|Web0S|\bTV\b",
+    re.IGNORECASE,
+)
 _TABLET_TOKEN = re.compile(r"\bTablet\b", re.IGNORECASE)
 _REDUCED_CHROME_OS = "14541.0.0"
 _SAFARI_FROZEN_IOS_FROM = 26  # Safari 26 on iOS reports the OS as 18_x
@@ -200,7 +208,9 @@ def _os_name(result: Result) -> tuple[str, str]:
     os = result.os
     if os is None or os.family == "Other":
         return "", ""
-    system = _OS_NAMES.get(os.family, os.family)
+    system = "Windows CE" if os.family == "Windows" and os.major == "CE" else _OS_NAMES.get(os.family, os.family)
+    if system == "Windows CE":
+        return system, system
     if _is_frozen_os(result, system):
         return system, system
     return system, _named(system, _version(os.major, os.minor))
@@ -246,6 +256,8 @@ def _form_factor(result: Result, system: str, device: str, hints: Mapping[str, o
         return False, True, False
     if family in ("iPhone", "iPod") or system in _PHONE_SYSTEMS or family == "Generic Feature Phone":
         return True, False, False
+    if _TV_TOKEN.search(text):
+        return False, False, False
     if system == "Android":
         # Android browsers mark phones with "Mobile"; a tablet's user agent lacks it.
         if isinstance(mobile_hint, bool):
@@ -254,7 +266,9 @@ def _form_factor(result: Result, system: str, device: str, hints: Mapping[str, o
         return phone, not phone, False
     if (_TABLET_TOKEN.search(text) and system != "Windows") or family == "Generic Tablet":
         return False, True, False
-    if mobile_hint is True or _MOBILE_TOKEN.search(text) or family == "Generic Smartphone":
+    if mobile_hint is True or family == "Generic Smartphone":
+        return True, False, False
+    if _MOBILE_TOKEN.search(text) or _FEATURE_PHONE_TOKEN.search(text):
         return True, False, False
     return False, False, system in _PC_SYSTEMS
 
