@@ -14,7 +14,9 @@ from qsessions.backends.db import SessionStore
 from qsessions.client import client_ip_for_storage, user_agent_for_storage
 from qsessions.models import Session
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36"
+)
 pytestmark = pytest.mark.django_db
 
 
