@@ -152,10 +152,10 @@ _MOBILE_TOKEN = re.compile(r"\bMobi")
 _FEATURE_PHONE_TOKEN = re.compile(r"MIDP|CLDC|J2ME|UP\.Browser|\bWAP|Obigo|Opera Mini|Profile/")
 # Televisions, set-top boxes and consoles: neither phones nor computers, whatever system they run.
 _TV_TOKEN = re.compile(
-    r"HbbTV|SMART-?TV|GoogleTV|CrKey|Roku|AppleTV|NetCast|BRAVIA|PlayStation|Xbox|Nintendo|Web0S|\bTV\b",
-    re.IGNORECASE,
+    r"hbbtv|smart-?tv|googletv|crkey|roku|appletv|netcast|bravia|playstation|xbox|nintendo|web0s|\btv\b"
 )
-_TABLET_TOKEN = re.compile(r"\bTablet\b", re.IGNORECASE)
+# Both matched against the lower-cased string: IGNORECASE makes Python's re several times slower here.
+_TABLET_TOKEN = re.compile(r"\btablet\b")
 _REDUCED_CHROME_OS = "14541.0.0"
 _SAFARI_FROZEN_IOS_FROM = 26  # Safari 26 on iOS reports the OS as 18_x
 
@@ -256,7 +256,8 @@ def _form_factor(result: Result, system: str, device: str, hints: Mapping[str, o
         return False, True, False
     if family in ("iPhone", "iPod") or system in _PHONE_SYSTEMS or family == "Generic Feature Phone":
         return True, False, False
-    if _TV_TOKEN.search(text):
+    lowered = text.lower()
+    if _TV_TOKEN.search(lowered):
         return False, False, False
     if system == "Android":
         # Android browsers mark phones with "Mobile"; a tablet's user agent lacks it.
@@ -264,7 +265,7 @@ def _form_factor(result: Result, system: str, device: str, hints: Mapping[str, o
             return mobile_hint, not mobile_hint, False
         phone = bool(_MOBILE_TOKEN.search(text))
         return phone, not phone, False
-    if (_TABLET_TOKEN.search(text) and system != "Windows") or family == "Generic Tablet":
+    if (_TABLET_TOKEN.search(lowered) and system != "Windows") or family == "Generic Tablet":
         return False, True, False
     if mobile_hint is True or family == "Generic Smartphone":
         return True, False, False
