@@ -200,6 +200,14 @@ def test_well_known_user_agents(user_agent: str, name: str, os: str, device: str
             "tablet",
         ),
         (CHROME_ANDROID_TABLET_REDUCED, {"platform": "Android", "mobile": True}, "Chrome 118 on Android", "", "mobile"),
+        (
+            "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/118.0.0.0 Safari/537.36",
+            {"platform": "Chrome OS", "platform_version": "15633.69.0"},
+            "Chrome 118 on ChromeOS",
+            "",
+            "pc",
+        ),
     ],
 )
 def test_client_hints(user_agent: str, hints: dict[str, Any], name: str, device: str, kind: str) -> None:

@@ -220,7 +220,7 @@ def client_ip_from_proxies(peer: str | None, hops: Iterable[str | None], network
 def _resolve_with_proxies(request: HttpRequest) -> str | None:
     peer = parse_ip(request.META.get("REMOTE_ADDR"))
     networks = trusted_networks(tuple(settings.TRUSTED_PROXIES))
-    if peer is None or not networks or not is_trusted(peer, networks):
+    if not networks:
         return peer
     header = settings.FORWARDED_HEADER.lower()
     if header == "forwarded":
