@@ -216,3 +216,42 @@ def test_cached_db_keeps_client_hints_in_its_cache_entry(settings: Any, client: 
     store = Session.get_session_store_class()(session_key=key)
     store.load()
     assert store.client_hints == {"platform": "Windows", "platform_version": "15.0.0", "mobile": False}
+
+
+@pytest.mark.usefixtures("engine")
+def test_async_requests_follow_the_same_rules(settings: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from django.http import HttpRequest, HttpResponse
+    from django.test import AsyncRequestFactory
+
+    from qsessions.middleware import SessionMiddleware
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        await request.session.aset("value", "x")
+        return HttpResponse("ok")
+
+    settings.QSESSIONS_IP_STORAGE = "truncated"
+    settings.QSESSIONS_CLIENT_HINTS = True
+    middleware = SessionMiddleware(view)
+    request = AsyncRequestFactory().get("/", headers=HINTS)
+    request.META["REMOTE_ADDR"] = "203.0.113.77"
+    response = async_to_sync(middleware)(request)
+    assert "Sec-CH-UA-Platform-Version" in response["Accept-CH"]
+    row = Session.objects.get(pk=response.cookies[django_settings.SESSION_COOKIE_NAME].value)
+    assert row.ip == "203.0.113.0"
+    assert row.client_hints == {"platform": "Windows", "platform_version": "15.0.0", "mobile": False}
+
+
+@pytest.mark.usefixtures("engine")
+def test_fewer_hints_add_to_what_is_stored_and_another_platform_replaces_it(settings: Any, client: Client) -> None:
+    settings.QSESSIONS_CLIENT_HINTS = True
+    visit(client, "/write/", **HINTS, **{"Sec-CH-UA-Model": '""'})
+    full = {"platform": "Windows", "platform_version": "15.0.0", "model": "", "mobile": False}
+    assert the_session(client).client_hints == full
+    with CaptureQueriesContext(connection) as queries:
+        visit(client, "/read/", **{"Sec-CH-UA-Platform": '"Windows"', "Sec-CH-UA-Mobile": "?0"})
+    assert updates(queries) == []
+    visit(client, "/read/", **{"Sec-CH-UA-Platform": '"Windows"', "Sec-CH-UA-Platform-Version": '"16.0.0"'})
+    assert the_session(client).client_hints == {**full, "platform_version": "16.0.0"}
+    visit(client, "/read/", **{"Sec-CH-UA-Platform": '"Android"', "Sec-CH-UA-Mobile": "?1"})
+    assert the_session(client).client_hints == {"platform": "Android", "mobile": True}

@@ -330,3 +330,17 @@ def client_hints_for_storage(hints: object) -> dict[str, str | bool] | None:
     if not (settings.CLIENT_HINTS and settings.STORE_USER_AGENT):
         return None
     return clean_client_hints(hints)
+
+
+def merge_client_hints(stored: dict[str, str | bool] | None, sent: dict[str, str | bool] | None) -> Any:
+    """What a session should hold after a request that ``sent`` these hints.
+
+    Browsers send the low-entropy hints (platform, mobile) on every request but the others only once they
+    know the site asks, so a request with fewer hints adds to what is stored rather than erasing it;
+    a different platform is a different client, and replaces it.
+    """
+    if sent is None or stored is None:
+        return sent if stored is None else stored
+    if sent.get("platform", stored.get("platform")) != stored.get("platform"):
+        return sent
+    return {**stored, **sent}

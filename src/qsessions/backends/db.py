@@ -12,7 +12,12 @@ from django.db import DatabaseError, IntegrityError, router, transaction
 from django.utils import timezone
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
-from qsessions.client import client_hints_for_storage, client_ip_for_storage, user_agent_for_storage
+from qsessions.client import (
+    client_hints_for_storage,
+    client_ip_for_storage,
+    merge_client_hints,
+    user_agent_for_storage,
+)
 
 if TYPE_CHECKING:
     from qsessions.models import Session
@@ -107,7 +112,10 @@ class SessionStore(DjangoDatabaseStore):
         self._created_at = created_at
         self.ip = self._merge_stored(self.ip, ip, client_ip_for_storage)
         self.user_agent = self._merge_stored(self.user_agent, user_agent, user_agent_for_storage)
-        self.client_hints = self._merge_stored(self.client_hints, client_hints, client_hints_for_storage)
+        hints = merge_client_hints(client_hints_for_storage(client_hints), self.client_hints)
+        if hints != client_hints:
+            self.modified = True
+        self.client_hints = hints
 
     def _merge_stored(self, current: _Value | None, stored: Any, for_storage: Callable[[Any], _Value | None]) -> Any:
         """This request's value (already in stored form) against the stored one, compared in stored form.
