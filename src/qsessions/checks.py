@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 MIDDLEWARE_PATH = "qsessions.middleware.SessionMiddleware"
 
@@ -101,3 +102,122 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
             )
         )
     return errors
+
+
+# -- client identity: qsessions.E010-E019 / W010-W019 ------------------------------------------------------
+
+
+@register(Tags.security)
+def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from qsessions.client import parse_network
+
+    value = getattr(settings, "QSESSIONS_TRUSTED_PROXIES", ())
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        return [
+            Error(
+                f"QSESSIONS_TRUSTED_PROXIES must be a list of IP addresses and networks, not {value!r}.",
+                hint='For example QSESSIONS_TRUSTED_PROXIES = ["10.0.0.0/8", "2001:db8::/32"].',
+                id="qsessions.E010",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for entry in value:
+        network = parse_network(entry)
+        if network is None:
+            messages.append(
+                Error(
+                    f"QSESSIONS_TRUSTED_PROXIES contains {entry!r}, which is not an IP address or network.",
+                    hint='Write an address ("10.0.0.1", "2001:db8::1") or a CIDR network ("10.0.0.0/8").',
+                    id="qsessions.E011",
+                )
+            )
+        elif network.prefixlen == 0:
+            messages.append(
+                Warning(
+                    f"QSESSIONS_TRUSTED_PROXIES contains {entry!r}, which trusts every address: any client can "
+                    "then choose the IP recorded for its session by sending a forwarding header.",
+                    hint="List only the addresses of your own proxies or load balancers.",
+                    id="qsessions.W011",
+                )
+            )
+        elif "/" in entry and network.network_address != _address_part(entry):
+            messages.append(
+                Warning(
+                    f"QSESSIONS_TRUSTED_PROXIES contains {entry!r}, which has host bits set; it is read as {network}.",
+                    hint=f'Write "{network}" if that is meant.',
+                    id="qsessions.W010",
+                )
+            )
+    return messages
+
+
+def _address_part(entry: str) -> object:
+    """The address before the slash, normalised as client IPs are (IPv4-mapped IPv6 becomes IPv4)."""
+    from qsessions.client import parse_ip
+
+    address = parse_ip(entry.split("/", 1)[0])
+    return ipaddress.ip_address(address) if address else None
+
+
+@register(Tags.security)
+def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from qsessions.conf import FORWARDED_HEADERS, IP_STORAGE_MODES
+
+    messages: list[CheckMessage] = []
+    ip_storage = getattr(settings, "QSESSIONS_IP_STORAGE", "full")
+    if ip_storage not in IP_STORAGE_MODES:
+        messages.append(
+            Error(
+                f"QSESSIONS_IP_STORAGE is {ip_storage!r}; until this is fixed no IP address is stored.",
+                hint='Use "full", "truncated" (IPv4 /24, IPv6 /48) or "none".',
+                id="qsessions.E012",
+            )
+        )
+    header = getattr(settings, "QSESSIONS_FORWARDED_HEADER", "X-Forwarded-For")
+    if not isinstance(header, str) or header.lower() not in {name.lower() for name in FORWARDED_HEADERS}:
+        messages.append(
+            Error(
+                f"QSESSIONS_FORWARDED_HEADER is {header!r}.",
+                hint='Use "X-Forwarded-For" or "Forwarded" (RFC 7239): the header your proxies write.',
+                id="qsessions.E013",
+            )
+        )
+    messages.extend(_check_client_ip_resolver())
+    if getattr(settings, "QSESSIONS_CLIENT_HINTS", False) and not getattr(settings, "QSESSIONS_STORE_USER_AGENT", True):
+        messages.append(
+            Warning(
+                "QSESSIONS_CLIENT_HINTS is on but QSESSIONS_STORE_USER_AGENT is off: client hints describe the "
+                "user agent, so they are neither asked for nor stored.",
+                hint="Turn one of them off, or store user agents.",
+                id="qsessions.W012",
+            )
+        )
+    return messages
+
+
+def _check_client_ip_resolver() -> list[CheckMessage]:
+    from django.utils.module_loading import import_string
+
+    resolver = getattr(settings, "QSESSIONS_CLIENT_IP_RESOLVER", None)
+    if resolver is None:
+        return []
+    if isinstance(resolver, str):
+        try:
+            resolver = import_string(resolver)
+        except ImportError as error:
+            return [
+                Error(
+                    f"QSESSIONS_CLIENT_IP_RESOLVER {resolver!r} cannot be imported: {error}",
+                    hint='Give the dotted path of a function, e.g. "myproject.network.client_ip".',
+                    id="qsessions.E014",
+                )
+            ]
+    if not callable(resolver):
+        return [
+            Error(
+                f"QSESSIONS_CLIENT_IP_RESOLVER is {resolver!r}, which is not callable.",
+                hint="Give a function taking the request and returning an IP address string or None.",
+                id="qsessions.E015",
+            )
+        ]
+    return []

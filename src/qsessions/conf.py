@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 
 IPStorage = Literal["full", "truncated", "none"]
 IP_STORAGE_MODES: tuple[IPStorage, ...] = ("full", "truncated", "none")
+FORWARDED_HEADERS = ("X-Forwarded-For", "Forwarded")
 
 
 class Settings:
@@ -22,7 +23,20 @@ class Settings:
 
         Only when the direct peer is one of them are X-Forwarded-For / Forwarded read.
         """
-        return tuple(getattr(django_settings, "QSESSIONS_TRUSTED_PROXIES", ()))
+        value = getattr(django_settings, "QSESSIONS_TRUSTED_PROXIES", ())
+        if isinstance(value, str):  # a lone string (checks.py reports it) is read as one entry, not as characters
+            return (value,)
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            return ()
+        return tuple(entry for entry in value if isinstance(entry, str))
+
+    @property
+    def FORWARDED_HEADER(self) -> str:
+        """The header the trusted proxies write: ``"X-Forwarded-For"`` (default) or ``"Forwarded"`` (RFC 7239).
+
+        Only one is read: a proxy that writes one passes the other through from the client untouched.
+        """
+        return str(getattr(django_settings, "QSESSIONS_FORWARDED_HEADER", "X-Forwarded-For"))
 
     @property
     def CLIENT_IP_RESOLVER(self) -> Callable[[Any], str | None] | None:

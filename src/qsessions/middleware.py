@@ -1,4 +1,4 @@
-"""SessionMiddleware: Django's, handing the client's IP and user agent to the session store."""
+"""SessionMiddleware: Django's, handing the client's IP, user agent and client hints to the session store."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessio
 from django.http import HttpRequest, HttpResponse
 
 from qsessions.backends.db import SessionStore
-from qsessions.client import resolve_client_ip, resolve_user_agent
+from qsessions.client import CLIENT_HINT_HEADERS, resolve_client_hints, resolve_client_ip, resolve_user_agent
+from qsessions.conf import settings as qsessions_settings
 from qsessions.policies import current_session
+
+# Asked for with Accept-CH when QSESSIONS_CLIENT_HINTS is on. Sec-CH-UA-Platform and -Mobile are sent
+# by Chromium browsers without asking; naming them too costs nothing and documents what is read.
+ACCEPT_CH = ", ".join(CLIENT_HINT_HEADERS.values())
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -22,6 +27,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME),
             user_agent=resolve_user_agent(request),
             ip=resolve_client_ip(request),
+            client_hints=resolve_client_hints(request),
         )
         current_session.set(request.session)
 
@@ -37,4 +43,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         ):
             session.touch()
         current_session.set(None)
-        return super().process_response(request, response)
+        response = super().process_response(request, response)
+        if qsessions_settings.CLIENT_HINTS and qsessions_settings.STORE_USER_AGENT and "Accept-CH" not in response:
+            # No Vary: the response does not change with the hints, they are only recorded. No Critical-CH:
+            # it would make the browser retry the first request just to record a detail a request later.
+            response["Accept-CH"] = ACCEPT_CH
+        return response

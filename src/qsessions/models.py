@@ -159,6 +159,17 @@ class Session(AbstractBaseSession):
         return devices.device_summary(info) if info is not None else ""
 
     @cached_property
+    def device_description(self) -> devices.DeviceDescription | None:
+        """A human description ("Chrome 118 on Android", is_mobile, ...), or ``None`` without a user agent.
+
+        Uses the stored client hints when there are any (``QSESSIONS_CLIENT_HINTS``).
+        """
+        if not self.user_agent:
+            return None
+        hints = self.client_hints if isinstance(self.client_hints, dict) else None
+        return devices.describe_device(self.user_agent, hints)
+
+    @cached_property
     def location_info(self) -> dict[str, Any] | None:
         return geo.location_info(self.ip)
 

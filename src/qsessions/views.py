@@ -40,9 +40,10 @@ JUST_NOW = datetime.timedelta(minutes=1)
 def device_name(session: Session) -> str:
     """The human name of the device a session runs on, ``""`` when unknown.
 
-    The one place pages and API name a device, so that a better description needs one change.
+    The one place pages and API name a device ("Chrome 118 on Android", "Safari 17 on iPhone").
     """
-    return session.device
+    description = session.device_description
+    return description.name if description is not None else ""
 
 
 @dataclass(frozen=True)

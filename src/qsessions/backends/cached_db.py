@@ -21,11 +21,12 @@ KEY_PREFIX = "qsessions.q_cached_db"
 # A cache entry is the session data plus, under these reserved keys, what the row's columns say about
 # the client. The first two are the keys django-qsessions 2.x used, so entries of either version load.
 CREATED_AT_CACHE_KEY = "_qsessions_created_at"
+CLIENT_HINTS_CACHE_KEY = "_qsessions_client_hints"
+_METADATA_KEYS = (IP_SESSION_KEY, USER_AGENT_SESSION_KEY, CREATED_AT_CACHE_KEY, CLIENT_HINTS_CACHE_KEY)
 # The row's last activity and expiry: a cache hit knows whether an activity write is due, and the entry
 # rewritten after that write keeps the row's remaining lifetime.
 LAST_ACTIVITY_CACHE_KEY = "_qsessions_last_activity"
 EXPIRE_DATE_CACHE_KEY = "_qsessions_expire_date"
-_METADATA_KEYS = (IP_SESSION_KEY, USER_AGENT_SESSION_KEY, CREATED_AT_CACHE_KEY)
 
 # Django logs cache failures of its cached_db engine here; operators already watch this logger.
 logger = logging.getLogger("django.contrib.sessions")
@@ -35,9 +36,15 @@ class SessionStore(DatabaseStore):
     cache_key_prefix: ClassVar[str] = KEY_PREFIX
     caches_sessions: ClassVar[bool] = True
 
-    def __init__(self, session_key: str | None = None, user_agent: str | None = None, ip: str | None = None) -> None:
+    def __init__(
+        self,
+        session_key: str | None = None,
+        user_agent: str | None = None,
+        ip: str | None = None,
+        client_hints: dict[str, Any] | None = None,
+    ) -> None:
         self._cache = caches[settings.SESSION_CACHE_ALIAS]
-        super().__init__(session_key, user_agent=user_agent, ip=ip)
+        super().__init__(session_key, user_agent=user_agent, ip=ip, client_hints=client_hints)
 
     @property
     def cache_key(self) -> str:
@@ -54,6 +61,7 @@ class SessionStore(DatabaseStore):
             IP_SESSION_KEY: self.ip,
             USER_AGENT_SESSION_KEY: self.user_agent,
             CREATED_AT_CACHE_KEY: self._created_at,
+            CLIENT_HINTS_CACHE_KEY: self.client_hints,
             LAST_ACTIVITY_CACHE_KEY: self._last_activity,
             EXPIRE_DATE_CACHE_KEY: self._expire_date,
         }
@@ -65,7 +73,7 @@ class SessionStore(DatabaseStore):
         from qsessions.models import user_id_from_session_data
 
         data = dict(entry)
-        ip, user_agent, created_at = (data.pop(key, None) for key in _METADATA_KEYS)
+        ip, user_agent, created_at, client_hints = (data.pop(key, None) for key in _METADATA_KEYS)
         last_activity, expire_date = data.pop(LAST_ACTIVITY_CACHE_KEY, None), data.pop(EXPIRE_DATE_CACHE_KEY, None)
         # The row's owner is always written together with the data, so the data names it.
         self._known_owner_ids.add(user_id_from_session_data(data))
@@ -73,6 +81,7 @@ class SessionStore(DatabaseStore):
             ip if isinstance(ip, str) else None,
             user_agent if isinstance(user_agent, str) else None,
             created_at if isinstance(created_at, datetime.datetime) else None,
+            client_hints if isinstance(client_hints, dict) else None,
         )
         self._remember_activity(
             last_activity if isinstance(last_activity, datetime.datetime) else None,

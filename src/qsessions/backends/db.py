@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
@@ -12,7 +13,12 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
-from qsessions.client import clean_user_agent, parse_ip
+from qsessions.client import (
+    client_hints_for_storage,
+    client_ip_for_storage,
+    merge_client_hints,
+    user_agent_for_storage,
+)
 from qsessions.conf import settings as qsessions_settings
 from qsessions.signals import session_client_changed, session_created
 
@@ -27,6 +33,7 @@ UPDATE_FIELDS = (
     "user",
     "user_agent",
     "ip",
+    "client_hints",
     "updated_at",
     "public_id",
     "last_activity",
@@ -35,6 +42,8 @@ UPDATE_FIELDS = (
 # Expired sessions are deleted this many at a time, so that clearsessions never holds a long lock
 # nor loads millions of keys into memory.
 CLEAR_EXPIRED_BATCH_SIZE = 5_000
+
+_Value = TypeVar("_Value")
 
 
 class SessionStore(DjangoDatabaseStore):
@@ -55,11 +64,19 @@ class SessionStore(DjangoDatabaseStore):
         def _get_session_from_db(self) -> Session | None: ...
         async def _aget_session_from_db(self) -> Session | None: ...
 
-    def __init__(self, session_key: str | None = None, user_agent: str | None = None, ip: str | None = None) -> None:
+    def __init__(
+        self,
+        session_key: str | None = None,
+        user_agent: str | None = None,
+        ip: str | None = None,
+        client_hints: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(session_key)
         # ``None`` means "not known for this request": a save then keeps what the session has stored.
-        self.user_agent = clean_user_agent(user_agent)
-        self.ip = parse_ip(ip)
+        # Each value is kept in the form the privacy settings allow to be stored (see qsessions.client).
+        self.user_agent = user_agent_for_storage(user_agent)
+        self.ip = client_ip_for_storage(ip)
+        self.client_hints = client_hints_for_storage(client_hints)
         self._created_at: datetime.datetime | None = None
         self._carried_created_at: datetime.datetime | None = None
         # Owners known to exist: the stored one, and the user that logged in on this request. Any other
@@ -110,24 +127,38 @@ class SessionStore(DjangoDatabaseStore):
         data.pop(USER_AGENT_SESSION_KEY, None)
         return data
 
-    def _remember_stored(self, ip: str | None, user_agent: str | None, created_at: datetime.datetime | None) -> None:
+    def _remember_stored(
+        self,
+        ip: str | None,
+        user_agent: str | None,
+        created_at: datetime.datetime | None,
+        client_hints: Any = None,
+    ) -> None:
         """Take in what the stored session says about its client; a changed client makes it modified."""
         self._created_at = created_at
         self._stored = True
         self._stored_client = (ip, user_agent)  # compared with the client when the row is written
-        if self.ip is None:
-            self.ip = ip
-        elif self.ip != ip:
+        self.ip = self._merge_stored(self.ip, ip, client_ip_for_storage)
+        self.user_agent = self._merge_stored(self.user_agent, user_agent, user_agent_for_storage)
+        hints = merge_client_hints(client_hints_for_storage(client_hints), self.client_hints)
+        if hints != client_hints:
             self.modified = True
-        if self.user_agent is None:
-            self.user_agent = user_agent
-        elif self.user_agent != user_agent:
+        self.client_hints = hints
+
+    def _merge_stored(self, current: _Value | None, stored: Any, for_storage: Callable[[Any], _Value | None]) -> Any:
+        """This request's value (already in stored form) against the stored one, compared in stored form.
+
+        A value stored under other privacy settings (a full IP, now truncated or not kept) is rewritten once.
+        """
+        kept = for_storage(stored)
+        if kept != stored or (current is not None and current != kept):
             self.modified = True
+        return kept if current is None else current
 
     def _data_from_row(self, row: Session | None) -> dict[str, Any]:
         if row is None:
             return {}
-        self._remember_stored(row.ip, row.user_agent, row.created_at)
+        self._remember_stored(row.ip, row.user_agent, row.created_at, row.client_hints)
         self._known_owner_ids.add(row.user_id)
         self._remember_activity(row.last_activity, row.expire_date)
         return self.decode(row.session_data)
@@ -154,8 +185,9 @@ class SessionStore(DjangoDatabaseStore):
             session_data=self.encode(data),
             expire_date=expire_date,
             user_id=user_id_from_session_data(data),
-            user_agent=self.user_agent,
-            ip=self.ip,
+            user_agent=user_agent_for_storage(self.user_agent),
+            ip=client_ip_for_storage(self.ip),
+            client_hints=client_hints_for_storage(self.client_hints),
         )
 
     def create_model_instance(self, data: dict[str, Any]) -> Session:
