@@ -158,3 +158,16 @@ def test_revoke_from_the_detail_page(admin_client: Client) -> None:
 
 def test_missing_session_is_a_404(admin_client: Client) -> None:
     assert admin_client.get(f"{CHANGELIST}{'0' * 32}/change/").status_code == 404
+
+
+@pytest.mark.parametrize("object_id", ["%00" * 4, "x" * 5000, "ZZ" * 16, "0" * 31])
+def test_malformed_ids_are_a_404_not_an_error(admin_client: Client, object_id: str) -> None:
+    assert admin_client.get(f"{CHANGELIST}{object_id}/change/").status_code == 404
+
+
+def test_malformed_selected_ids_revoke_nothing(admin_client: Client) -> None:
+    make_user()
+    signed_in_client()
+    response = admin_client.post(CHANGELIST, {"action": "revoke_selected", "_selected_action": ["\x00", "x" * 500]})
+    assert response.status_code in (200, 302)
+    assert Session.objects.filter(user__username="alice").exists()

@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from qsessions.models import Session
+from qsessions.models import Session, looks_like_public_id
 from qsessions.revocation import REASON_ADMIN, revoke_sessions
 
 
@@ -126,7 +126,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # The checkboxes carry public ids; Django's action machinery selects by primary key.
         public_ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         if public_ids:
-            keys = Session.objects.filter(public_id__in=public_ids).values_list("pk", flat=True)
+            wellformed = [public_id for public_id in public_ids if looks_like_public_id(public_id)]
+            keys = Session.objects.filter(public_id__in=wellformed).values_list("pk", flat=True)
             post = request.POST.copy()
             post.setlist(helpers.ACTION_CHECKBOX_NAME, list(keys))
             request.POST = post  # type: ignore[assignment]
@@ -176,6 +177,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # -- one session ---------------------------------------------------------------------------------------
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Session | None:
+        if not looks_like_public_id(object_id):
+            return None
         return self.get_queryset(request).filter(public_id=object_id).first()
 
     def change_view(

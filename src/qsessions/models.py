@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cached_property
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, cast
@@ -32,6 +33,14 @@ def make_public_id(session_key: str) -> str:
     A one-way digest: anyone holding a key can compute its id, nobody can go from an id to a key.
     """
     return hashlib.sha256(f"qsessions.public_id:{session_key}".encode()).hexdigest()[:32]
+
+
+_PUBLIC_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+def looks_like_public_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a public id: anything else (a NUL byte, 10 KB) is never queried."""
+    return _PUBLIC_ID_PATTERN.fullmatch(value) is not None
 
 
 def user_id_from_session_data(data: dict[str, Any]) -> Any:

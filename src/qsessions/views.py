@@ -7,7 +7,6 @@ a URL. A user only ever finds their own sessions; anyone else's id is answered l
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -27,11 +26,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from qsessions.models import Session, SessionQuerySet
+from qsessions.models import Session, SessionQuerySet, looks_like_public_id
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 
 # What qsessions.models.make_public_id() returns.
-PUBLIC_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
@@ -79,7 +77,7 @@ def session_entries(request: HttpRequest) -> list[SessionEntry]:
 
 def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
-    if not PUBLIC_ID_PATTERN.fullmatch(public_id):
+    if not looks_like_public_id(public_id):
         return None
     session = _own_sessions(request).filter(public_id=public_id).first()
     return _entry(request, session) if session is not None else None
