@@ -23,6 +23,7 @@ def _env(name: str, default: str) -> str:
 def database_settings(base_dir: Path) -> dict[str, Any]:
     if DB == "sqlite":
         # A file, not ":memory:": async tests reach the database from other threads.
+        (base_dir.parent / ".cache").mkdir(exist_ok=True)
         path = str(base_dir.parent / ".cache" / f"test-{os.getpid()}.sqlite3")
         return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}}
     if DB == "postgresql":
