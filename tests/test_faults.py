@@ -51,7 +51,7 @@ class CacheServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603  (fixed command, our own port)
+        self.process = subprocess.Popen(
             services.cache_server_command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         _wait_for(self.port)
@@ -266,13 +266,13 @@ def test_a_refused_cache_write_never_leaves_the_older_entry(
 
 
 @pytest.fixture
-def cached_session(cached_engine: str) -> Iterator[str]:
+def cached_session(cached_engine: str) -> str:
     store = SessionStore()
     store["value"] = "old"
     store.create()
     assert store.session_key is not None
     caches["default"].delete(store.cache_key)  # the next load reads the database
-    yield store.session_key
+    return store.session_key
 
 
 def _saved_meanwhile(store: SessionStore, read: Any) -> Any:
