@@ -27,6 +27,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.skip(reason=reason))
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """With QSESSIONS_TEST_SUMMARY=<file>, append one line per run: what ran on what, and the counts.
+
+    .ci/run prints these lines and checks them (tests ran, none failed, none skipped on real services).
+    """
+    path = os.environ.get("QSESSIONS_TEST_SUMMARY")
+    if not path:
+        return
+    import platform
+
+    import django
+
+    counts = {kind: len(terminalreporter.stats.get(kind, [])) for kind in ("passed", "failed", "error", "skipped")}
+    suite = "contract" if os.environ.get("QSESSIONS_TEST_CONTRACT") == "1" else "main"
+    label = f"Python {platform.python_version()} Django {django.__version__} {services.DB}+{services.CACHE} {suite}"
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(
+            f"{label}: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors,"
+            f" {counts['skipped']} skipped (exit {int(exitstatus)})\n"
+        )
+
+
 @pytest.fixture(params=ENGINES, ids=["db", "cached_db"])
 def engine(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
     """Run the test once per qsessions engine, with an empty cache."""
