@@ -182,6 +182,10 @@ def test_unreachable_cache_serves_from_the_database(cache_at: Any, caplog: pytes
     assert _stored_value(client) == "b"
     assert any(message.startswith("Error") for message in _cache_errors(caplog))
 
+    assert client.get("/awrite/", {"value": "c"}).status_code == 200  # the async path
+    assert client.get("/aread/").json() == {"user": "ada", "value": "c"}
+    assert _stored_value(client) == "c"
+
 
 @needs_cache_server
 @pytest.mark.django_db
