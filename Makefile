@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+comma := ,
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test test-main test-contract lint format clean
+.PHONY: venv demo test test-main test-contract test-matrix lint format clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -16,6 +17,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The test targets also install the drivers for the servers tests/services.py can select: the
+# `services` extra always (wheels only), the `mysql` extra (mysqlclient, built against libmariadb-dev)
+# only when QSESSIONS_TEST_DB=mysql, so that a machine with only Python runs `make test`.
+TEST_EXTRAS := services$(if $(filter mysql,$(QSESSIONS_TEST_DB)),-mysql)
+TEST_STAMP := $(VENV)/.installed-$(TEST_EXTRAS)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,$(subst -,$(comma),$(TEST_EXTRAS))]'
+	touch $@
+
 ## make demo: the example site on http://127.0.0.1:8000 (admin at /admin/), SQLite + local memory cache
 demo: $(STAMP)
 	cd example && ../$(BIN)/python manage.py migrate --noinput
@@ -25,13 +36,17 @@ demo: $(STAMP)
 ## make test: the whole suite (SQLite + local memory cache unless QSESSIONS_TEST_DB/QSESSIONS_TEST_CACHE say otherwise)
 test: test-main test-contract
 
-test-main: $(STAMP)
+test-main: $(TEST_STAMP)
 	$(BIN)/pytest tests
 
 # Django's own session-backend tests against our engines (see DESIGN.md, "Testing").
-test-contract: $(STAMP)
+test-contract: $(TEST_STAMP)
 	$(BIN)/python scripts/fetch_django_tests.py
 	QSESSIONS_TEST_CONTRACT=1 $(BIN)/pytest tests/test_django_contract.py
+
+## make test-matrix: main + contract suites on Python 3.11/Django 5.2, 3.12/6.0, 3.13/6.1 (nox, see noxfile.py)
+test-matrix: $(STAMP)
+	$(BIN)/nox
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,4 +58,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3
+	rm -rf $(VENV) .nox .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3

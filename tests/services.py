@@ -115,3 +115,40 @@ def missing_services() -> list[str]:
         if address is not None and not answers(address):
             missing.append(f"{kind} {name} at {address[0]}:{address[1]} does not answer")
     return missing
+
+
+# -- throwaway cache servers, for the fault tests -----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cache_config_at(host: str, port: int) -> dict[str, Any]:
+    """A cache of the selected kind (redis, django-redis or memcached) at host:port, with short timeouts."""
+    if CACHE in ("redis", "django-redis"):
+        backend = "django.core.cache.backends.redis.RedisCache" if CACHE == "redis" else "django_redis.cache.RedisCache"
+        options: dict[str, Any] = {"socket_timeout": 1, "socket_connect_timeout": 1}
+        if CACHE == "django-redis":
+            options = {"SOCKET_TIMEOUT": 1, "SOCKET_CONNECT_TIMEOUT": 1}
+        return {"BACKEND": backend, "LOCATION": f"redis://{host}:{port}/0", "OPTIONS": options}
+    if CACHE == "memcached":
+        return {
+            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "LOCATION": f"{host}:{port}",
+            # No "dead server" grace period: every operation tries the server, so a restart is seen at once.
+            "OPTIONS": {"timeout": 1, "connect_timeout": 1, "dead_timeout": 0, "retry_timeout": 0, "retry_attempts": 1},
+        }
+    raise ValueError(f"no server to start for QSESSIONS_TEST_CACHE={CACHE!r}")
+
+
+def cache_server_command(port: int) -> list[str]:
+    """The command that runs a private, non-persistent server of the selected cache kind on port."""
+    if CACHE in ("redis", "django-redis"):
+        return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    if CACHE == "memcached":
+        as_root = ["-u", "nobody"] if os.geteuid() == 0 else []  # memcached refuses to run as root
+        return ["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16", *as_root]
+    raise ValueError(f"no server to start for QSESSIONS_TEST_CACHE={CACHE!r}")

@@ -109,10 +109,35 @@ class SessionStore(DatabaseStore):
             self._cache.set(key, entry, timeout)
         except Exception:
             logger.exception("Error saving to cache (%s)", self._cache)
+            # A server that refuses the write (out of memory, value too large) still serves the previous
+            # entry: drop it, or it would win over the newer row just written to the database.
+            try:
+                self._cache.delete(key)
+            except Exception:
+                logger.warning("Error deleting from cache (%s)", self._cache, exc_info=True)
 
     async def _acache_set(self, key: str, entry: dict[str, Any], timeout: int) -> None:
         try:
             await self._cache.aset(key, entry, timeout)
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self._cache)
+            try:
+                await self._cache.adelete(key)
+            except Exception:
+                logger.warning("Error deleting from cache (%s)", self._cache, exc_info=True)
+
+    # A read-through fill only adds: a save that ran between our database read and this fill has
+    # written a newer entry, which must not be overwritten with the older row.
+
+    def _cache_fill(self, key: str, entry: dict[str, Any], timeout: int) -> None:
+        try:
+            self._cache.add(key, entry, timeout)
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self._cache)
+
+    async def _acache_fill(self, key: str, entry: dict[str, Any], timeout: int) -> None:
+        try:
+            await self._cache.aadd(key, entry, timeout)
         except Exception:
             logger.exception("Error saving to cache (%s)", self._cache)
 
@@ -194,7 +219,7 @@ class SessionStore(DatabaseStore):
         if row is None:
             return {}
         data = self._data_from_row(row)
-        self._cache_set(self.cache_key, self._cache_entry(data), self.get_expiry_age(expiry=row.expire_date))
+        self._cache_fill(self.cache_key, self._cache_entry(data), self.get_expiry_age(expiry=row.expire_date))
         return data
 
     async def aload(self) -> dict[str, Any]:
@@ -206,7 +231,7 @@ class SessionStore(DatabaseStore):
             return {}
         data = self._data_from_row(row)
         timeout = await self.aget_expiry_age(expiry=row.expire_date)
-        await self._acache_set(await self.acache_key(), self._cache_entry(data), timeout)
+        await self._acache_fill(await self.acache_key(), self._cache_entry(data), timeout)
         return data
 
     def exists(self, session_key: str) -> bool:
