@@ -201,11 +201,10 @@ class RedisCacheSource:
     def _encode(self, value: bytes) -> str | None:
         try:
             data = self.cache._cache._serializer.loads(value)  # type: ignore[attr-defined]
+            # The cache engine pickles; SESSION_SERIALIZER (JSON by default) may not hold every value.
+            return self.store.encode(data) if isinstance(data, dict) else None
         except Exception:
             return None
-        if not isinstance(data, dict):
-            return None
-        return self.store.encode(data)
 
 
 def _escape_glob(text: str) -> str:
