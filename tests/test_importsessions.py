@@ -374,3 +374,39 @@ def test_sessions_of_djangos_cache_engine_on_redis(engine: str, redis_sessions_c
 
     again, _ = run_import("--from", "redis-cache", "--cache", redis_sessions_cache)
     assert "skipped, already in qsessions: 2" in again
+
+
+# -- docs/upgrading.md, followed step by step ----------------------------------------------------------
+
+
+def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tables: None, db: None) -> None:
+    User.objects.create_user("erin", password="pw")
+    stock_django = {
+        "INSTALLED_APPS": [*django_settings.INSTALLED_APPS, "django.contrib.sessions"],
+        "MIDDLEWARE": [
+            "django.contrib.sessions.middleware.SessionMiddleware"
+            if m == "qsessions.middleware.SessionMiddleware"
+            else m
+            for m in django_settings.MIDDLEWARE
+        ],
+        "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+    }
+    # Before: a stock Django site signs erin in, with Django's own middleware, engine and model.
+    with override_settings(**stock_django):
+        browser = Client()
+        assert browser.get("/login/", {"username": "erin"}).status_code == 200
+        assert browser.get("/write/", {"value": "draft"}).status_code == 200
+        assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
+    old_cookie = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
+    assert LegacySession.objects.filter(pk=old_cookie).exists()
+
+    # Step 1 and 2: the settings of the guide (this suite's) and migrate; the checks are quiet.
+    call_command("migrate", verbosity=0)
+    call_command("check", stdout=io.StringIO())
+    # Step 3: deploy, then import.
+    out, _ = run_import()
+    assert "Imported 1 sessions (1 signed in) of 1 read" in out
+    # The browser's cookie is still signed in, with its data.
+    assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
+    # Running it again changes nothing.
+    assert "already in qsessions: 1" in run_import()[0]
