@@ -241,9 +241,26 @@ def test_rows_with_unusable_keys_or_dates_are_undecodable(legacy_tables: None, d
     LegacySession.objects.create(session_key="short", session_data=good, expire_date=future)
     LegacySession.objects.create(session_key="k" * 32, session_data="", expire_date=future)
     LegacySession.objects.create(session_key="j" * 32, session_data=LegacyStore().encode([1, 2]), expire_date=future)
-    out, _ = run_import()
-    assert "skipped, undecodable: 3" in out
+    garbage = [f"garbage{i}".ljust(32, "0") for i in range(6)]
+    for key in garbage:
+        LegacySession.objects.create(session_key=key, session_data="garbage", expire_date=future)
+    out, err = run_import()
+    assert "skipped, undecodable: 9" in out
     assert not Session.objects.exists()
+    named = [key for key in ["short", "k" * 32, "j" * 32, *garbage] if make_public_id(key) in err]
+    assert len(named) == 5  # the first few, not thousands of lines
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="only SQLite stores any text in a datetime column")
+def test_a_row_with_an_unreadable_expiry_is_undecodable(legacy_tables: None, db: None) -> None:
+    with connection.cursor() as cursor:
+        for key, expiry in (("m" * 32, "next tuesday"), ("o" * 32, "2026-13-45 25:61:00")):
+            cursor.execute(
+                "INSERT INTO django_session (session_key, session_data, expire_date) VALUES (%s, %s, %s)",
+                [key, LegacyStore().encode({"a": 1}), expiry],
+            )
+    out, _ = run_import()
+    assert "skipped, undecodable: 2" in out
 
 
 def test_another_table_by_name(legacy_tables: None, db: None) -> None:
@@ -312,6 +329,8 @@ def test_bad_options_are_clear_errors(legacy_tables: None, db: None) -> None:
         run_import("--database", "other")
     with pytest.raises(CommandError, match="--cache only applies"):
         run_import("--cache", "default")
+    with pytest.raises(CommandError, match="--table does not apply"):
+        run_import("--from", "redis-cache", "--table", "django_session")
     with pytest.raises(CommandError, match="reads Django's RedisCache"):
         run_import("--from", "redis-cache")
 
@@ -374,6 +393,36 @@ def test_sessions_of_djangos_cache_engine_on_redis(engine: str, redis_sessions_c
 
     again, _ = run_import("--from", "redis-cache", "--cache", redis_sessions_cache)
     assert "skipped, already in qsessions: 2" in again
+
+
+def test_unusable_redis_entries_are_undecodable_and_entries_without_ttl_get_the_cookie_age(
+    redis_sessions_cache: str, db: None
+) -> None:
+    cache = caches[redis_sessions_cache]
+    prefix = "django.contrib.sessions.cache"
+    cache.set(prefix + "n" * 32, "not a dict", 600)
+    cache.set(prefix + "d" * 32, {"when": datetime.datetime(2020, 1, 1)}, 600)  # JSON cannot hold it
+    cache.set(prefix + "p" * 32, {"value": "forever"}, None)
+    out, _ = run_import("--from", "redis-cache", "--cache", redis_sessions_cache)
+    assert "Imported 1 sessions (0 signed in) of 3 read" in out
+    assert "skipped, undecodable: 2" in out
+    lifetime = (Session.objects.get(pk="p" * 32).expire_date - timezone.now()).total_seconds()
+    assert django_settings.SESSION_COOKIE_AGE - 60 < lifetime <= django_settings.SESSION_COOKIE_AGE
+
+
+def custom_key_function(key: str, key_prefix: str, version: int) -> str:
+    return f"{key}|{key_prefix}|{version}"
+
+
+def test_a_cache_with_a_custom_key_function_cannot_be_listed(
+    redis_sessions_cache: str, settings: Any, db: None
+) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "custom": {**settings.CACHES[redis_sessions_cache], "KEY_FUNCTION": custom_key_function},
+    }
+    with pytest.raises(CommandError, match="KEY_FUNCTION"):
+        run_import("--from", "redis-cache", "--cache", "custom")
 
 
 # -- docs/upgrading.md, followed step by step ----------------------------------------------------------

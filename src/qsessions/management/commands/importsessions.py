@@ -90,8 +90,13 @@ class TableSource:
         # Keyset pagination: each batch starts after the last key seen, so memory stays bounded and
         # no batch gets slower as the import advances (unlike OFFSET).
         # Identifiers are quoted by the backend; the only value is a query parameter.
+        selected = [quote(c) for c in columns]
+        if self.connection.vendor == "sqlite":
+            # SQLite's driver parses datetime columns while fetching, and one malformed value would abort
+            # the whole batch: read them as text and parse row by row instead.
+            selected = [f"CAST({name} AS TEXT)" if "date" in name or "activity" in name else name for name in selected]
         sql = (
-            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(self.table)} "  # noqa: S608
+            f"SELECT {', '.join(selected)} FROM {quote(self.table)} "  # noqa: S608
             f"WHERE {quote('session_key')} > %s ORDER BY {quote('session_key')} "
             f"{self.connection.ops.limit_offset_sql(0, batch_size)}"
         )
@@ -116,7 +121,7 @@ class TableSource:
     def _parse_datetime(self, value: Any) -> datetime.datetime | None:
         try:
             parsed = self._to_datetime(value)
-        except (TypeError, ValueError):
+        except Exception:  # a malformed value fails in the backend's converter in its own way
             return None
         return parsed if isinstance(parsed, datetime.datetime) else None
 
@@ -255,6 +260,8 @@ class Command(BaseCommand):
         store = Session.get_session_store_class()()
         source: TableSource | RedisCacheSource
         if source_name == REDIS_CACHE:
+            if options["table"]:
+                raise CommandError(f"--table does not apply to --from={REDIS_CACHE}.")
             source = RedisCacheSource(options["cache"] or settings.SESSION_CACHE_ALIAS, store)
         else:
             if options["cache"]:
