@@ -304,7 +304,7 @@ def test_django_user_sessions_table_keeps_its_client(engine: str, legacy_tables:
         session_key="b" * 32,
         session_data=LegacyStore().encode({"value": 1}),
         expire_date=expiry,
-        ip="not an ip",
+        ip="not an ip" if connection.vendor != "postgresql" else None,  # PostgreSQL's inet refuses it
         user_agent=None,
         last_activity=seen,
     )
