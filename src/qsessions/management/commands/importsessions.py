@@ -39,6 +39,7 @@ MAX_KEY_LENGTH = 40
 # The keys Django generates (SessionBase._get_new_session_key). Matching them tells the cache engine's
 # entries apart from cached_db's, whose prefix "django.contrib.sessions.cached_db" starts the same way.
 GENERATED_KEY = re.compile(r"[a-z0-9]+")
+DATETIME_COLUMNS = ("expire_date", "last_activity")
 
 
 @dataclass
@@ -90,11 +91,13 @@ class TableSource:
         # Keyset pagination: each batch starts after the last key seen, so memory stays bounded and
         # no batch gets slower as the import advances (unlike OFFSET).
         # Identifiers are quoted by the backend; the only value is a query parameter.
-        selected = [quote(c) for c in columns]
+        selected = [quote(column) for column in columns]
         if self.connection.vendor == "sqlite":
             # SQLite's driver parses datetime columns while fetching, and one malformed value would abort
             # the whole batch: read them as text and parse row by row instead.
-            selected = [f"CAST({name} AS TEXT)" if "date" in name or "activity" in name else name for name in selected]
+            selected = [
+                f"CAST({quote(column)} AS TEXT)" if column in DATETIME_COLUMNS else quote(column) for column in columns
+            ]
         sql = (
             f"SELECT {', '.join(selected)} FROM {quote(self.table)} "  # noqa: S608
             f"WHERE {quote('session_key')} > %s ORDER BY {quote('session_key')} "
