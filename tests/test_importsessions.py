@@ -410,6 +410,16 @@ def test_unusable_redis_entries_are_undecodable_and_entries_without_ttl_get_the_
     assert django_settings.SESSION_COOKIE_AGE - 60 < lifetime <= django_settings.SESSION_COOKIE_AGE
 
 
+def test_an_unreachable_redis_is_a_clear_error(settings: Any, db: None) -> None:
+    # Port 9 (discard) on loopback: nothing listens there.
+    settings.CACHES = {
+        **settings.CACHES,
+        "gone": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"},
+    }
+    with pytest.raises(CommandError, match="cache 'gone' does not answer"):
+        run_import("--from", "redis-cache", "--cache", "gone")
+
+
 def custom_key_function(key: str, key_prefix: str, version: int) -> str:
     return f"{key}|{key_prefix}|{version}"
 

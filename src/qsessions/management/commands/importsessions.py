@@ -167,7 +167,10 @@ class RedisCacheSource:
             raise CommandError(f"Cache {alias!r} has a KEY_FUNCTION that does not append the key; cannot list it.")
 
     def check(self) -> None:
-        self._client().ping()
+        try:
+            self._client().ping()
+        except Exception as exc:
+            raise CommandError(f"The Redis server of cache {self.alias!r} does not answer: {exc}") from exc
 
     def _client(self) -> Any:
         # Django's RedisCache writes to its first server (the others are replicas), so that one has every key.
