@@ -342,8 +342,9 @@ REDIS_URL = os.environ.get("QSESSIONS_TEST_IMPORT_REDIS_URL", "redis://127.0.0.1
 
 @pytest.fixture
 def redis_sessions_cache(settings: Any) -> Iterator[str]:
-    address = ("127.0.0.1", 6379)
-    if not services.answers(address):
+    host_port = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    if not services.answers((host or "127.0.0.1", int(port or 6379))):
         if services.REQUIRE_SERVICES:
             pytest.fail(f"Redis at {REDIS_URL} does not answer")
         pytest.skip(f"Redis at {REDIS_URL} does not answer")
