@@ -298,3 +298,15 @@ def test_clear_expired_deletes_in_batches(engine: str, monkeypatch: pytest.Monke
     assert store_class().delete_expired() == 7
     assert list(Session.objects.values_list("pk", flat=True)) == ["alive" + "0" * 27]
     assert async_to_sync(store_class().adelete_expired)() == 0
+
+
+def test_session_naming_a_missing_owner_keeps_working_on_later_writes(engine: str) -> None:
+    store = store_class()()
+    store["_auth_user_id"] = "987654"
+    store.save()
+    client = client_for()
+    client.cookies[settings.SESSION_COOKIE_NAME] = str(store.session_key)
+    assert client.get("/session/").status_code == 200  # cached_db: fills the cache with the row's owner
+    assert client.get("/write/?value=1").status_code == 200
+    assert client.get("/write/?value=2").status_code == 200
+    assert Session.objects.get(pk=store.session_key).user_id is None

@@ -49,6 +49,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# One process (runserver): a local-memory session cache is fine here, unlike in production.
+SILENCED_SYSTEM_CHECKS = ["qsessions.W033"]
 
 # qsessions: sign out the least recently active session beyond 5 (try it with several browsers).
 QSESSIONS_MAX_SESSIONS_PER_USER = 5

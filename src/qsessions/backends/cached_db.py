@@ -27,6 +27,8 @@ _METADATA_KEYS = (IP_SESSION_KEY, USER_AGENT_SESSION_KEY, CREATED_AT_CACHE_KEY, 
 # rewritten after that write keeps the row's remaining lifetime.
 LAST_ACTIVITY_CACHE_KEY = "_qsessions_last_activity"
 EXPIRE_DATE_CACHE_KEY = "_qsessions_expire_date"
+# The row's owner: the data may name a user that no longer exists, stored as no owner.
+OWNER_CACHE_KEY = "_qsessions_user_id"
 
 # Django logs cache failures of its cached_db engine here; operators already watch this logger.
 logger = logging.getLogger("django.contrib.sessions")
@@ -64,19 +66,18 @@ class SessionStore(DatabaseStore):
             CLIENT_HINTS_CACHE_KEY: self.client_hints,
             LAST_ACTIVITY_CACHE_KEY: self._last_activity,
             EXPIRE_DATE_CACHE_KEY: self._expire_date,
+            OWNER_CACHE_KEY: self._stored_owner_id,
         }
 
     def _data_from_cache(self, entry: Any) -> dict[str, Any] | None:
         """The session data in a cache entry, or ``None`` when the entry is missing or unusable."""
         if not isinstance(entry, dict):
             return None
-        from qsessions.models import user_id_from_session_data
-
         data = dict(entry)
         ip, user_agent, created_at, client_hints = (data.pop(key, None) for key in _METADATA_KEYS)
         last_activity, expire_date = data.pop(LAST_ACTIVITY_CACHE_KEY, None), data.pop(EXPIRE_DATE_CACHE_KEY, None)
-        # The row's owner is always written together with the data, so the data names it.
-        self._known_owner_ids.add(user_id_from_session_data(data))
+        if OWNER_CACHE_KEY in data:  # absent from entries written by django-qsessions 2.x
+            self._remember_owner(data.pop(OWNER_CACHE_KEY))
         self._remember_stored(
             ip if isinstance(ip, str) else None,
             user_agent if isinstance(user_agent, str) else None,

@@ -82,6 +82,7 @@ class SessionStore(DjangoDatabaseStore):
         # Owners known to exist: the stored one, and the user that logged in on this request. Any other
         # owner named in the data is checked before it is written (see _write).
         self._known_owner_ids: set[Any] = set()
+        self._stored_owner_id: Any = None  # the owner in the row as last read or written
         # What the stored row says, once this store has read it (from the database or the cache).
         self._stored: bool = False
         self._stored_client: tuple[str | None, str | None] | None = None
@@ -90,6 +91,11 @@ class SessionStore(DjangoDatabaseStore):
 
     def trust_owner(self, user_id: Any) -> None:
         """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
+        self._known_owner_ids.add(user_id)
+
+    def _remember_owner(self, user_id: Any) -> None:
+        """The row's owner (possibly None even if the data names a user that no longer exists)."""
+        self._stored_owner_id = user_id
         self._known_owner_ids.add(user_id)
 
     @classmethod
@@ -159,7 +165,7 @@ class SessionStore(DjangoDatabaseStore):
         if row is None:
             return {}
         self._remember_stored(row.ip, row.user_agent, row.created_at, row.client_hints)
-        self._known_owner_ids.add(row.user_id)
+        self._remember_owner(row.user_id)
         self._remember_activity(row.last_activity, row.expire_date)
         return self.decode(row.session_data)
 
@@ -222,7 +228,7 @@ class SessionStore(DjangoDatabaseStore):
             if not must_create:
                 raise UpdateError from None
             raise
-        self._known_owner_ids.add(obj.user_id)
+        self._remember_owner(obj.user_id)
         if must_create:
             self._created_at = obj.created_at
         self._remember_activity(obj.last_activity, obj.expire_date)

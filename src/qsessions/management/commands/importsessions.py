@@ -1,0 +1,391 @@
+"""Copy existing sessions into qsessions, so that switching engines signs nobody out.
+
+Sources: the table of django.contrib.sessions (or of a custom session model built on it), the table of
+django-user-sessions, or the sessions that Django's ``cache`` engine keeps in a Redis server. Every session
+keeps its key, data and expiry, so the cookie the browser already holds keeps working.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.core import signing
+from django.core.cache import caches
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from qsessions.backends.db import SessionStore
+from qsessions.client import clean_user_agent, parse_ip
+from qsessions.models import Session, make_public_id, user_id_from_session_data
+
+DJANGO = "django"
+USER_SESSIONS = "user-sessions"
+REDIS_CACHE = "redis-cache"
+DEFAULT_TABLES = {DJANGO: "django_session", USER_SESSIONS: "user_sessions_session"}
+# The prefix of the cache keys of Django's ``cache`` session engine (SessionStore.cache_key_prefix).
+DJANGO_CACHE_KEY_PREFIX = "django.contrib.sessions.cache"
+# Django's SessionBase refuses keys shorter than this; the column holds at most 40 characters.
+MIN_KEY_LENGTH = 8
+MAX_KEY_LENGTH = 40
+# The keys Django generates (SessionBase._get_new_session_key). Matching them tells the cache engine's
+# entries apart from cached_db's, whose prefix "django.contrib.sessions.cached_db" starts the same way.
+GENERATED_KEY = re.compile(r"[a-z0-9]+")
+DATETIME_COLUMNS = ("expire_date", "last_activity")
+
+
+@dataclass
+class SourceSession:
+    """One session as the source stores it; ``session_data`` is already encoded the way Django encodes it."""
+
+    session_key: str
+    session_data: str | None
+    expire_date: datetime.datetime | None
+    ip: str | None = None
+    user_agent: str | None = None
+    last_activity: datetime.datetime | None = None
+
+
+@dataclass
+class Counts:
+    scanned: int = 0
+    imported: int = 0
+    signed_in: int = 0
+    expired: int = 0
+    present: int = 0
+    undecodable: int = 0
+    ownerless: int = 0
+    undecodable_examples: list[str] = field(default_factory=list)
+
+
+class TableSource:
+    """Sessions in a table shaped like django.contrib.sessions', read by raw SQL in session_key order."""
+
+    def __init__(self, connection: BaseDatabaseWrapper, table: str, with_client: bool) -> None:
+        self.connection = connection
+        self.table = table
+        self.with_client = with_client
+        self._to_datetime = _datetime_converter(connection)
+
+    def check(self) -> None:
+        with self.connection.cursor() as cursor:
+            tables = self.connection.introspection.table_names(cursor)
+        if self.table not in tables:
+            raise CommandError(f"There is no table {self.table!r} in database {self.connection.alias!r}.")
+        if self.table == Session._meta.db_table:
+            raise CommandError(f"{self.table!r} is qsessions' own table; name the table to import from.")
+
+    def batches(self, batch_size: int) -> Iterator[list[SourceSession]]:
+        quote = self.connection.ops.quote_name
+        columns = ["session_key", "session_data", "expire_date"]
+        if self.with_client:
+            columns += ["ip", "user_agent", "last_activity"]
+        # Keyset pagination: each batch starts after the last key seen, so memory stays bounded and
+        # no batch gets slower as the import advances (unlike OFFSET).
+        # Identifiers are quoted by the backend; the only value is a query parameter.
+        selected = [quote(column) for column in columns]
+        if self.connection.vendor == "sqlite":
+            # SQLite's driver parses datetime columns while fetching, and one malformed value would abort
+            # the whole batch: read them as text and parse row by row instead.
+            selected = [
+                f"CAST({quote(column)} AS TEXT)" if column in DATETIME_COLUMNS else quote(column) for column in columns
+            ]
+        sql = (
+            f"SELECT {', '.join(selected)} FROM {quote(self.table)} "  # noqa: S608
+            f"WHERE {quote('session_key')} > %s ORDER BY {quote('session_key')} "
+            f"{self.connection.ops.limit_offset_sql(0, batch_size)}"
+        )
+        last_key = ""
+        while True:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql, [last_key])
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            last_key = rows[-1][0]
+            yield [self._session(row) for row in rows]
+
+    def _session(self, row: tuple[Any, ...]) -> SourceSession:
+        session = SourceSession(str(row[0]), row[1], self._parse_datetime(row[2]))
+        if self.with_client:
+            session.ip = parse_ip(row[3])
+            session.user_agent = clean_user_agent(row[4])
+            session.last_activity = self._parse_datetime(row[5])
+        return session
+
+    def _parse_datetime(self, value: Any) -> datetime.datetime | None:
+        try:
+            parsed = self._to_datetime(value)
+        except Exception:  # a malformed value fails in the backend's converter in its own way
+            return None
+        return parsed if isinstance(parsed, datetime.datetime) else None
+
+
+def _datetime_converter(connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
+    """What Django's ORM does to a DateTimeField value read from this database (parsing, time zone)."""
+    expire_field = Session._meta.get_field("expire_date")
+    column = expire_field.get_col(Session._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + expire_field.get_db_converters(connection)  # type: ignore[attr-defined]
+
+    def convert(value: Any) -> Any:
+        for converter in converters:
+            value = converter(value, column, connection)
+        return value
+
+    return convert
+
+
+class RedisCacheSource:
+    """The sessions of Django's ``cache`` engine in a Redis server behind Django's RedisCache.
+
+    A cache cannot be listed portably; Redis can, with SCAN. Each entry is the session's dict (not
+    encoded), and its time to live is the session's remaining lifetime.
+    """
+
+    def __init__(self, alias: str, store: SessionStore) -> None:
+        from django.core.cache.backends.redis import RedisCache
+
+        cache = caches[alias]
+        if not isinstance(cache, RedisCache):
+            raise CommandError(
+                f"--from={REDIS_CACHE} reads Django's RedisCache (django.core.cache.backends.redis.RedisCache); "
+                f"cache {alias!r} is {type(cache).__module__}.{type(cache).__qualname__}."
+            )
+        self.alias = alias
+        self.cache = cache
+        self.store = store
+        self.prefix = cache.make_key(DJANGO_CACHE_KEY_PREFIX)
+        if cache.make_key(DJANGO_CACHE_KEY_PREFIX + "k") != self.prefix + "k":
+            raise CommandError(f"Cache {alias!r} has a KEY_FUNCTION that does not append the key; cannot list it.")
+
+    def check(self) -> None:
+        try:
+            self._client().ping()
+        except Exception as exc:
+            raise CommandError(f"The Redis server of cache {self.alias!r} does not answer: {exc}") from exc
+
+    def _client(self) -> Any:
+        # Django's RedisCache writes to its first server (the others are replicas), so that one has every key.
+        return self.cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+
+    def batches(self, batch_size: int) -> Iterator[list[SourceSession]]:
+        client = self._client()
+        pattern = _escape_glob(self.prefix) + "*"
+        keys: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=batch_size):
+            if not GENERATED_KEY.fullmatch(key[len(self.prefix.encode()) :].decode("ascii", "replace")):
+                continue
+            keys.append(key)
+            if len(keys) >= batch_size:
+                yield self._read(client, keys)
+                keys = []
+        if keys:
+            yield self._read(client, keys)
+
+    def _read(self, client: Any, keys: list[bytes]) -> list[SourceSession]:
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.get(key)
+            pipeline.pttl(key)
+        replies = pipeline.execute()
+        now = timezone.now()
+        sessions = []
+        for index, key in enumerate(keys):
+            value, ttl_ms = replies[2 * index], replies[2 * index + 1]
+            session_key = key[len(self.prefix.encode()) :].decode("ascii")
+            if value is None:  # expired or deleted since SCAN returned it
+                sessions.append(SourceSession(session_key, None, now))
+                continue
+            # A key without a time to live never expires in Redis; give it the lifetime Django would.
+            seconds = ttl_ms / 1000 if ttl_ms > 0 else settings.SESSION_COOKIE_AGE
+            sessions.append(SourceSession(session_key, self._encode(value), now + datetime.timedelta(seconds=seconds)))
+        return sessions
+
+    def _encode(self, value: bytes) -> str | None:
+        try:
+            data = self.cache._cache._serializer.loads(value)  # type: ignore[attr-defined]
+            # The cache engine pickles; SESSION_SERIALIZER (JSON by default) may not hold every value.
+            return self.store.encode(data) if isinstance(data, dict) else None
+        except Exception:
+            return None
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy the sessions of django.contrib.sessions (or django-user-sessions, or Django's cache engine on "
+        "Redis) into qsessions, keeping their keys, data and expiry, so nobody is signed out."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--from",
+            dest="source",
+            choices=[DJANGO, USER_SESSIONS, REDIS_CACHE],
+            default=DJANGO,
+            help=f"What to import: {DJANGO} (django.contrib.sessions' table, the default), {USER_SESSIONS} "
+            f"(django-user-sessions' table, with its IPs, user agents and last activity), or {REDIS_CACHE} "
+            "(the sessions of Django's cache engine in Django's RedisCache).",
+        )
+        parser.add_argument(
+            "--table",
+            help="The table to read (default: django_session, or user_sessions_session with "
+            f"--from={USER_SESSIONS}), e.g. the table of a custom session model.",
+        )
+        parser.add_argument(
+            "--cache",
+            help=f"With --from={REDIS_CACHE}: the cache alias the sessions are in (default: SESSION_CACHE_ALIAS).",
+        )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help="The database alias to read the table from and to write qsessions' sessions to.",
+        )
+        parser.add_argument("--batch-size", type=int, default=2000, help="Sessions per batch (default 2000).")
+        parser.add_argument("--dry-run", action="store_true", help="Count what would be imported; write nothing.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        batch_size: int = options["batch_size"]
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        database: str = options["database"]
+        if database not in connections:
+            raise CommandError(f"There is no database {database!r} in DATABASES.")
+        source_name: str = options["source"]
+        store = Session.get_session_store_class()()
+        source: TableSource | RedisCacheSource
+        if source_name == REDIS_CACHE:
+            if options["table"]:
+                raise CommandError(f"--table does not apply to --from={REDIS_CACHE}.")
+            source = RedisCacheSource(options["cache"] or settings.SESSION_CACHE_ALIAS, store)
+        else:
+            if options["cache"]:
+                raise CommandError(f"--cache only applies to --from={REDIS_CACHE}.")
+            table = options["table"] or DEFAULT_TABLES[source_name]
+            source = TableSource(connections[database], table, with_client=source_name == USER_SESSIONS)
+        source.check()
+
+        importer = Importer(database, store, dry_run=options["dry_run"])
+        started = time.monotonic()
+        for batch in source.batches(batch_size):
+            importer.import_batch(batch)
+            if options["verbosity"] >= 1:
+                self.stdout.write(self._progress(importer.counts, time.monotonic() - started))
+        self._summary(importer.counts, options["dry_run"], time.monotonic() - started)
+
+    def _progress(self, counts: Counts, elapsed: float) -> str:
+        rate = counts.scanned / elapsed if elapsed > 0 else 0.0
+        return f"  {counts.scanned} sessions read, {counts.imported} to import ({rate:.0f} sessions/s)"
+
+    def _summary(self, counts: Counts, dry_run: bool, elapsed: float) -> None:
+        verb = "Would import" if dry_run else "Imported"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {counts.imported} sessions ({counts.signed_in} signed in) of {counts.scanned} read "
+                f"in {elapsed:.1f}s."
+            )
+        )
+        self.stdout.write(f"  skipped, expired: {counts.expired}")
+        self.stdout.write(f"  skipped, already in qsessions: {counts.present}")
+        self.stdout.write(f"  skipped, undecodable: {counts.undecodable}")
+        self.stdout.write(f"  {'to import' if dry_run else 'imported'} without owner (user gone): {counts.ownerless}")
+        if counts.undecodable:
+            self.stderr.write(
+                f"{counts.undecodable} sessions could not be decoded with this site's SECRET_KEY "
+                "(and SECRET_KEY_FALLBACKS) and SESSION_SERIALIZER, or had an invalid key or expiry date; "
+                "they were skipped (their users will sign in again). First public ids: "
+                + ", ".join(counts.undecodable_examples)
+            )
+
+
+class Importer:
+    """Turns source sessions into qsessions rows, a batch at a time, never overwriting an existing row."""
+
+    def __init__(self, database: str, store: SessionStore, dry_run: bool) -> None:
+        self.database = database
+        self.store = store
+        self.dry_run = dry_run
+        self.counts = Counts()
+        self.now = timezone.now()
+
+    def import_batch(self, batch: list[SourceSession]) -> None:
+        counts = self.counts
+        counts.scanned += len(batch)
+        decoded: list[tuple[SourceSession, str, datetime.datetime, dict[str, Any]]] = []
+        for session in batch:
+            if session.expire_date is not None and session.expire_date <= self.now:
+                counts.expired += 1
+                continue
+            data = self._decode(session)
+            if data is None or session.session_data is None or session.expire_date is None:
+                counts.undecodable += 1
+                if len(counts.undecodable_examples) < 5:
+                    # Public ids, never keys: a key is a bearer credential.
+                    counts.undecodable_examples.append(make_public_id(session.session_key))
+                continue
+            decoded.append((session, session.session_data, session.expire_date, data))
+        if not decoded:
+            return
+
+        manager = Session._base_manager.using(self.database)
+        present = set(manager.filter(pk__in=[entry[0].session_key for entry in decoded]).values_list("pk", flat=True))
+        wanted_users = {user_id_from_session_data(entry[3]) for entry in decoded} - {None}
+        existing_users = set(
+            get_user_model()._base_manager.using(self.database).filter(pk__in=wanted_users).values_list("pk", flat=True)
+        )
+        rows = []
+        for session, session_data, expire_date, data in decoded:
+            if session.session_key in present:
+                counts.present += 1
+                continue
+            user_id = user_id_from_session_data(data)
+            if user_id not in existing_users:
+                user_id = None
+            if user_id is None and SESSION_KEY in data:
+                counts.ownerless += 1
+            elif user_id is not None:
+                counts.signed_in += 1
+            rows.append(
+                Session(
+                    session_key=session.session_key,
+                    session_data=session_data,
+                    expire_date=expire_date,
+                    user_id=user_id,
+                    ip=session.ip,
+                    user_agent=session.user_agent,
+                    last_activity=session.last_activity,
+                    public_id=make_public_id(session.session_key),
+                    # Unknown: neither source records when a session began. NULL says so; a made-up time would not.
+                    created_at=None,
+                )
+            )
+        counts.imported += len(rows)
+        if rows and not self.dry_run:
+            with transaction.atomic(using=self.database):
+                # A row that appeared meanwhile (a live request, a second import) wins: never overwrite it.
+                manager.bulk_create(rows, ignore_conflicts=True)
+
+    def _decode(self, session: SourceSession) -> dict[str, Any] | None:
+        """The session's data as qsessions' engine will read it, or ``None`` if that engine cannot."""
+        key = session.session_key
+        if not (MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH) or session.expire_date is None:
+            return None
+        if not session.session_data:
+            return None
+        try:
+            # Exactly what SessionBase.decode does, minus its silent fallback to an empty session.
+            data = signing.loads(session.session_data, salt=self.store.key_salt, serializer=self.store.serializer)
+        except Exception:
+            return None
+        return data if isinstance(data, dict) else None

@@ -1,0 +1,183 @@
+"""System checks for a half-done switch from django.contrib.sessions (qsessions.E030-E039 / W030-W039)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from qsessions import checks
+
+DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+OUR_MIDDLEWARE = "qsessions.middleware.SessionMiddleware"
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+DUMMY = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/7"}
+
+
+def middleware_with(*session_middleware: str) -> list[str]:
+    rest = [m for m in django_settings.MIDDLEWARE if m != OUR_MIDDLEWARE]
+    return [*session_middleware, *rest]
+
+
+def ids(messages: list[CheckMessage]) -> list[str]:
+    return [message.id or "" for message in messages]
+
+
+def all_upgrade_checks() -> list[str]:
+    return ids(
+        checks.check_switched_from_django_sessions()
+        + checks.check_cached_db_cache()
+        + checks.check_session_serializer()
+    )
+
+
+def test_the_test_settings_are_clean() -> None:
+    assert all_upgrade_checks() == []
+
+
+# Every case: its name, the settings, and the one id the upgrade checks must report for it.
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "both apps, Django's database engine (the default)",
+        {
+            "INSTALLED_APPS": [*django_settings.INSTALLED_APPS, "django.contrib.sessions"],
+            "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+            "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE),
+        },
+        "qsessions.E030",
+    ),
+    (
+        "both apps, Django's cached_db engine",
+        {
+            "INSTALLED_APPS": [*django_settings.INSTALLED_APPS, "django.contrib.sessions"],
+            "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
+            "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE),
+        },
+        "qsessions.E030",
+    ),
+    (
+        "qsessions installed, still on Django's cache engine",
+        {"SESSION_ENGINE": "django.contrib.sessions.backends.cache", "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE)},
+        "qsessions.W030",
+    ),
+    (
+        "a qsessions engine with Django's middleware",
+        {"SESSION_ENGINE": "qsessions.backends.db", "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE)},
+        "qsessions.E031",
+    ),
+    (
+        "both middlewares",
+        {"SESSION_ENGINE": "qsessions.backends.db", "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE, OUR_MIDDLEWARE)},
+        "qsessions.E032",
+    ),
+    (
+        "cached_db on a local-memory cache",
+        {"SESSION_ENGINE": "qsessions.backends.cached_db", "CACHES": {"default": LOCMEM}},
+        "qsessions.W033",
+    ),
+    (
+        "cached_db on a dummy cache",
+        {
+            "SESSION_ENGINE": "qsessions.backends.cached_db",
+            "CACHES": {"default": LOCMEM, "sessions": DUMMY},
+            "SESSION_CACHE_ALIAS": "sessions",
+        },
+        "qsessions.W034",
+    ),
+    (
+        "a serializer that cannot be imported",
+        {"SESSION_SERIALIZER": "myproject.serializers.Missing"},
+        "qsessions.E035",
+    ),
+    (
+        "a serializer that does not round-trip the auth keys",
+        {"SESSION_SERIALIZER": "tests.test_checks_upgrade.LossySerializer"},
+        "qsessions.E035",
+    ),
+    (
+        "a pickle serializer",
+        {"SESSION_SERIALIZER": "tests.test_checks_upgrade.PickleSerializer"},
+        "qsessions.W035",
+    ),
+]
+
+
+class LossySerializer:
+    """Keeps only the keys, as a careless custom serializer might."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return ",".join(obj).encode()
+
+    def loads(self, data: bytes) -> Any:
+        return dict.fromkeys(data.decode().split(","), "")
+
+
+class PickleSerializer:
+    """What Django 4.x's PickleSerializer was (it round-trips, and it is unsafe)."""
+
+    def dumps(self, obj: Any) -> bytes:
+        import pickle
+
+        return pickle.dumps(obj)
+
+    def loads(self, data: bytes) -> Any:
+        import pickle
+
+        return pickle.loads(data)
+
+
+@pytest.mark.parametrize(("case", "overrides", "expected"), CASES, ids=[case for case, _, _ in CASES])
+def test_each_mistake_is_reported_alone_with_its_id(case: str, overrides: dict[str, Any], expected: str) -> None:
+    with override_settings(**overrides):
+        assert all_upgrade_checks() == [expected]
+
+
+@pytest.mark.parametrize(("case", "overrides", "expected"), CASES, ids=[case for case, _, _ in CASES])
+def test_manage_py_check_reports_it(case: str, overrides: dict[str, Any], expected: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with override_settings(**overrides):
+        if expected.split(".")[1].startswith("E"):
+            with pytest.raises(SystemCheckError, match=rf"\({expected}\)"):
+                call_command("check", stdout=out, stderr=err)
+        else:
+            call_command("check", stdout=out, stderr=err)
+            assert f"({expected})" in out.getvalue() + err.getvalue()
+
+
+def test_a_qsessions_engine_with_our_middleware_and_a_shared_cache_is_clean() -> None:
+    with override_settings(SESSION_ENGINE="qsessions.backends.cached_db", CACHES={"default": REDIS}):
+        assert all_upgrade_checks() == []
+
+
+def test_our_middleware_with_djangos_engine_is_left_to_e001() -> None:
+    with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.cache"):
+        assert all_upgrade_checks() == []
+        assert ids(checks.check_engine_matches_middleware()) == ["qsessions.E001"]
+
+
+def test_an_unimportable_cache_backend_is_left_to_djangos_checks() -> None:
+    with override_settings(SESSION_ENGINE="qsessions.backends.cached_db", CACHES={"default": {"BACKEND": "no.Such"}}):
+        assert checks.check_cached_db_cache() == []
+
+
+def test_the_db_engine_needs_no_cache() -> None:
+    with override_settings(SESSION_ENGINE="qsessions.backends.db", CACHES={"default": DUMMY}):
+        assert checks.check_cached_db_cache() == []
+
+
+def test_silencing_a_warning_for_a_single_process_site() -> None:
+    out = io.StringIO()
+    with override_settings(
+        SESSION_ENGINE="qsessions.backends.cached_db",
+        CACHES={"default": LOCMEM},
+        SILENCED_SYSTEM_CHECKS=["qsessions.W033"],
+    ):
+        call_command("check", stdout=out, stderr=out)
+    assert "W033" not in out.getvalue()
