@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test test-main test-contract lint format clean
+.PHONY: venv demo test test-main test-contract lint format clean bench bench-full
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -32,6 +32,15 @@ test-main: $(STAMP)
 test-contract: $(STAMP)
 	$(BIN)/python scripts/fetch_django_tests.py
 	QSESSIONS_TEST_CONTRACT=1 $(BIN)/pytest tests/test_django_contract.py
+
+## make bench: qsessions against Django's engines, django-qsessions 2.1.0 and django-user-sessions 2.0.0
+## (SQLite + local memory, a few minutes); writes benchmarks/results/latest.md and latest.json
+bench:
+	$(PYTHON) benchmarks/run.py
+
+## make bench-full: the same, then PostgreSQL + Redis with the large scenarios (1,000,000-row clearsessions)
+bench-full:
+	$(PYTHON) benchmarks/run.py --full
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
