@@ -1,11 +1,13 @@
 """Benchmark orchestrator (standard library only): `make bench` and `make bench-full`.
 
 Creates one virtualenv per contender family under .cache/bench/venvs/ (django-qsessions and qsessions
-share the module name, so they cannot live together), then runs benchmarks/worker.py in round-robin
-rounds: round 1 runs every contender once, round 2 again in a rotated order, and so on, so that drift
-of a shared machine affects all contenders alike. Samples of all rounds are pooled per contender and
-scenario; results are medians with the interquartile range, and ratios against Django's engine of the
-same kind (db vs db, cached_db vs cached_db) measured in the same run.
+share the module name, so they cannot live together) and starts one worker (benchmarks/worker.py
+--serve) per contender in its virtualenv. Each worker sets up its own Django site and database once;
+then, round after round, every scenario is sent to every contender in turn (in a rotating order), a few
+dozen operations at a time, so that the drift of a shared machine affects all contenders alike. Samples
+of all rounds are pooled per contender and scenario; results are medians with the interquartile range,
+and ratios against Django's engine of the same kind (db vs db, cached_db vs cached_db) and against
+django-qsessions 2.1.0, measured in the same run.
 
     python benchmarks/run.py                 quick: SQLite file + local memory cache
     python benchmarks/run.py --full          quick run, then PostgreSQL + Redis with the large scenarios
@@ -72,19 +74,19 @@ SCENARIO_TITLES = {
 
 
 def scenarios(mode: str, sizes: int) -> dict[str, dict[str, int]]:
-    quick = mode == "quick"
-    plan: dict[str, dict[str, int]] = {
-        "anonymous": {"iterations": 150 if quick else 300, "warmup": 20},
-        "read": {"iterations": 150 if quick else 300, "warmup": 20},
-        "write": {"iterations": 150 if quick else 300, "warmup": 20},
-        "login": {"iterations": 60 if quick else 120, "warmup": 5},
-        "ip_change": {"iterations": 150 if quick else 300, "warmup": 20},
-        "store_save": {"iterations": 150 if quick else 300, "warmup": 20},
-        "admin_changelist": {"iterations": 5 if quick else 10, "warmup": 1, "size": sizes},
-        "revoke_all": {"iterations": 2 if quick else 4, "warmup": 0, "size": sizes},
-        "your_sessions": {"iterations": 0},
+    """Per scenario: iterations per round, warm-up iterations (before round 1), and the data size."""
+    many = 40 if mode == "quick" else 60
+    return {
+        "anonymous": {"iterations": many, "warmup": 20},
+        "read": {"iterations": many, "warmup": 20},
+        "write": {"iterations": many, "warmup": 20},
+        "login": {"iterations": many // 4, "warmup": 5},
+        "ip_change": {"iterations": many, "warmup": 20},
+        "store_save": {"iterations": many, "warmup": 20},
+        "admin_changelist": {"iterations": 1, "warmup": 1, "size": sizes},
+        "revoke_all": {"iterations": 1, "warmup": 0, "size": sizes},
+        "your_sessions": {"iterations": 1, "warmup": 0},
     }
-    return plan
 
 
 # -- virtualenvs ------------------------------------------------------------------------------------------
@@ -116,11 +118,47 @@ def ensure_venvs(names: set[str]) -> dict[str, Path]:
 
 
 def run_worker(venv: Path, config: dict[str, Any], timeout: int) -> list[dict[str, Any]]:
+    """A one-shot worker: every scenario of ``config`` in turn (used for clearsessions)."""
     command = [str(venv / "bin" / "python"), str(BENCH / "worker.py"), json.dumps(config)]
     out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"worker {config['contender']['id']} failed:\n{out.stderr[-4000:]}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+class Worker:
+    """A serving worker (worker.py --serve): set up once, then one scenario command at a time."""
+
+    def __init__(self, venv: Path, config: dict[str, Any]) -> None:
+        self.id = config["contender"]["id"]
+        self.stderr_path = Path(config["workdir"]) / f"{self.id}.stderr"
+        self.stderr = self.stderr_path.open("w")
+        command = [str(venv / "bin" / "python"), str(BENCH / "worker.py"), "--serve", json.dumps(config)]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1
+        )
+        self.meta = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            raise RuntimeError(f"worker {self.id} died:\n{self.stderr_path.read_text()[-4000:]}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=300)
+        self.stderr.close()
 
 
 def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> dict[str, Any]:
@@ -138,17 +176,36 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
         "redis_url": args.redis_url,
     }
     contenders = [c for c in CONTENDERS if not args.contenders or c["id"] in args.contenders]
-    rounds = args.rounds or (3 if mode == "quick" else 5)
-    lines: list[dict[str, Any]] = []
+    rounds = args.rounds or (10 if mode == "quick" else 15)
     started = time.monotonic()
-    for round_number in range(rounds):
-        shift = round_number % len(contenders)
-        for contender in contenders[shift:] + contenders[:shift]:
-            config = {**base, "contender": contender, "scenarios": plan, "round": round_number}
-            t0 = time.monotonic()
-            lines += run_worker(venvs[contender["venv"]], config, timeout=1800)
-            print(f"[bench] {setup} round {round_number + 1}/{rounds} {contender['id']}: {time.monotonic() - t0:.1f}s",
+    workers = [Worker(venvs[c["venv"]], {**base, "contender": c, "scenarios": plan, "round": 0}) for c in contenders]
+    lines = [worker.meta for worker in workers]
+    skip: set[tuple[str, str]] = set()  # (contender, scenario) found not applicable
+    try:
+        for name, spec in plan.items():
+            for worker in workers:
+                if spec["warmup"]:
+                    worker.ask(scenario=name, iterations=spec["warmup"])
+        for round_number in range(rounds):
+            for position, (name, spec) in enumerate(plan.items()):
+                # Rotate the order every scenario and round, so no contender always runs first or last.
+                shift = (round_number + position) % len(workers)
+                for worker in workers[shift:] + workers[:shift]:
+                    if (worker.id, name) in skip:
+                        continue
+                    line = worker.ask(scenario=name, iterations=spec["iterations"], round=round_number)
+                    lines.append(line)
+                    if "not_applicable" in line:
+                        skip.add((worker.id, name))
+            print(f"[bench] {setup}: round {round_number + 1}/{rounds} done, {time.monotonic() - started:.0f}s",
                   flush=True)  # fmt: skip
+        for name in plan:
+            for worker in workers:
+                if (worker.id, name) not in skip:
+                    lines.append(worker.ask(scenario=name, iterations=1, count=True, round=rounds))
+    finally:
+        for worker in workers:
+            worker.close()
     if mode == "full" and args.clear_rows and (not args.only or "clearsessions" in args.only):
         for contender in contenders:
             config = {**base, "contender": contender, "scenarios": {"clearsessions": {"rows": args.clear_rows}},
@@ -179,10 +236,10 @@ def summarise(
         if line["scenario"] == "_meta":
             continue
         entry = results.setdefault(line["scenario"], {}).setdefault(line["contender"], {"samples_ns": []})
-        if "not_applicable" in line:
-            entry["not_applicable"] = line["not_applicable"]
+        if "not_applicable" in line or "failed" in line:
+            entry["not_applicable"] = line.get("not_applicable") or f"failed: {line['failed']}"
             continue
-        entry["samples_ns"] += line["samples_ns"]
+        entry["samples_ns"] += line.get("samples_ns", [])
         for key in ("queries", "cache_ops", "peak_rss_mb", "baseline_rss_mb", "remaining_rows", "rows", "size"):
             if key in line:
                 entry[key] = line[key]
@@ -284,7 +341,9 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                 if entry is None:
                     continue
                 if "not_applicable" in entry:
-                    row = f"| {labels[contender['id']]} | n/a: {entry['not_applicable']} | | | | | |"
+                    note = entry["not_applicable"]
+                    note = note if note.startswith("failed") else f"n/a: {note}"
+                    row = f"| {labels[contender['id']]} | {note} | | | | | |"
                     out.append(row + (" |" if clear else ""))
                     continue
                 spread = f"{entry['p25_ms']:.3f}{DASH}{entry['p75_ms']:.3f}"
@@ -303,7 +362,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also PostgreSQL + Redis and clearsessions")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3 quick, 5 full)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 10 quick, 15 full)")
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--contenders", nargs="*", help="contender ids to run")
     parser.add_argument("--sizes", type=int, default=1000, help="sessions for the admin and revoke scenarios")

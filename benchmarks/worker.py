@@ -1,6 +1,7 @@
 """One contender, one round: runs inside the contender's virtualenv, prints one JSON line per scenario.
 
     python worker.py CONFIG_JSON            the scenarios named in the config
+    python worker.py --serve CONFIG_JSON    set up once, then run the scenarios that stdin asks for
     python worker.py --clear CONFIG_JSON    (internal) clearsessions on an existing database, peak RSS
 
 The config (see run.py) names the session engine, its family (django, qsessions, user_sessions), the
@@ -387,7 +388,7 @@ def revoke_all_django(model: Any, user: Any) -> None:
 
 
 def scenario_your_sessions(bench: Bench, users: dict[str, Any], n: int) -> None:
-    raise NotApplicable("n/a until issue 5 (the 'your sessions' page)")
+    raise NotApplicable("until issue 5 (the 'your sessions' page)")
 
 
 class NotApplicable(Exception):
@@ -438,6 +439,9 @@ def fill_expired(count: int) -> None:
         cursor.execute(f"ANALYZE {table}")
 
 
+CLEAR_MEMORY_CAP_MB = 6144
+
+
 def vm_hwm_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -449,6 +453,11 @@ def vm_hwm_mb() -> float:
 
 def clear_child(config: dict[str, Any]) -> None:
     """In a fresh process: run clearsessions against the filled database, report time, queries and RSS."""
+    import resource
+
+    # A contender that loads every expired row must fail here rather than exhaust a shared machine.
+    cap = CLEAR_MEMORY_CAP_MB * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     configure(config, test_name=config["test_db_name"])
     import counting_cache
     from django.core.management import call_command, get_commands
@@ -492,7 +501,9 @@ def scenario_clearsessions(config: dict[str, Any], rows: int) -> dict[str, Any]:
         [sys.executable, __file__, "--clear", json.dumps(child)], capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
-        raise RuntimeError(f"clearsessions child failed: {out.stderr[-2000:]}")
+        # Most likely the memory cap of clear_child(): report it as this contender's result.
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"failed": f"{last[:200]} (memory capped at {CLEAR_MEMORY_CAP_MB} MB)", "rows": rows}
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["rows"] = rows
     return result
@@ -519,65 +530,98 @@ def emit(config: dict[str, Any], scenario: str, **fields: Any) -> None:
     print(json.dumps({**line, **fields}), flush=True)
 
 
-def run(config: dict[str, Any]) -> None:
-    import gc
+def measure_scenario(
+    users: dict[str, Any], scenario: str, spec: dict[str, Any], iterations: int, counting: bool = False
+) -> dict[str, Any]:
+    """Run ``scenario`` ``iterations`` times: its samples, or (``counting``) one operation's queries and cache calls."""
+    extra = {"size": spec["size"]} if "size" in spec else {}
+    bench = Bench()
+    bench.counting = counting
+    try:
+        SCENARIOS[scenario](bench, users, iterations, **extra)
+    except NotApplicable as reason:
+        return {"not_applicable": str(reason)}
+    if counting:
+        return {"queries": dict(bench.queries), "cache_ops": dict(bench.cache_ops), **extra}
+    return {"samples_ns": bench.samples, **extra}
 
+
+def set_up(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Configure Django, create the test database and the users; return the original database name."""
     configure(config)
     from django.contrib.auth import get_user_model
     from django.core.cache import caches
     from django.db import connection
 
-    original_name = connection.settings_dict["NAME"]
+    original_name: str = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    caches["default"].clear()
+    user_model = get_user_model()
+    users = {
+        "bench": user_model.objects.create_user("bench", password="x"),
+        "victim": user_model.objects.create_user("victim", password="x"),
+        "admin": user_model.objects.create_superuser("admin", password="x"),
+    }
+    emit(config, "_meta", versions=versions(), vendor=connection.vendor)
+    return original_name, users
+
+
+def tear_down(original_name: str) -> None:
+    from django.db import connection
+
+    connection.creation.destroy_test_db(original_name, verbosity=0)
+
+
+def run(config: dict[str, Any]) -> None:
+    """Every scenario of the config in turn: warm-up, timed iterations, one counted operation."""
+    original_name, users = set_up(config)
     try:
-        caches["default"].clear()
-        user_model = get_user_model()
-        users = {
-            "bench": user_model.objects.create_user("bench", password="x"),
-            "victim": user_model.objects.create_user("victim", password="x"),
-            "admin": user_model.objects.create_superuser("admin", password="x"),
-        }
-        emit(config, "_meta", versions=versions(), vendor=connection.vendor)
         for scenario, spec in config["scenarios"].items():
-            bench = Bench()
-            gc.collect()
             if config.get("profile") == scenario:
-                profile(bench, users, scenario, spec)
-                continue
-            try:
-                if scenario == "clearsessions":
-                    emit(config, scenario, **scenario_clearsessions(config, spec["rows"]))
-                    continue
-                run_scenario = SCENARIOS[scenario]
-                extra = {"size": spec["size"]} if "size" in spec else {}
+                profile(users, scenario, spec)
+            elif scenario == "clearsessions":
+                emit(config, scenario, **scenario_clearsessions(config, spec["rows"]))
+            else:
                 if spec.get("warmup"):
-                    run_scenario(bench, users, spec["warmup"], **extra)
-                bench.samples = []
-                run_scenario(bench, users, spec["iterations"], **extra)
-                samples = bench.samples
-                bench.counting = True
-                run_scenario(bench, users, 1, **extra)
-            except NotApplicable as reason:
-                emit(config, scenario, not_applicable=str(reason))
-                continue
-            emit(
-                config,
-                scenario,
-                samples_ns=samples,
-                queries=dict(bench.queries),
-                cache_ops=dict(bench.cache_ops),
-                **extra,
-            )
+                    measure_scenario(users, scenario, spec, spec["warmup"])
+                result = measure_scenario(users, scenario, spec, spec["iterations"])
+                if "samples_ns" in result:
+                    result.update(measure_scenario(users, scenario, spec, 1, counting=True))
+                emit(config, scenario, **result)
     finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
+        tear_down(original_name)
 
 
-def profile(bench: Bench, users: dict[str, Any], scenario: str, spec: dict[str, Any]) -> None:
+def serve(config: dict[str, Any]) -> None:
+    """Set up once, then answer commands from stdin, one JSON line each, until end of input.
+
+    A command is {"scenario": name, "iterations": n, "round": r, "count": bool}; the orchestrator sends
+    the same command to every contender in turn, so that all of them are measured close together in time.
+    """
+    import gc
+
+    original_name, users = set_up(config)
+    gc.collect()
+    gc.freeze()  # the set-up's objects need no more collecting; only the measured work is left
+    try:
+        for raw in sys.stdin:
+            command = json.loads(raw)
+            spec = config["scenarios"][command["scenario"]]
+            result = measure_scenario(
+                users, command["scenario"], spec, command["iterations"], command.get("count", False)
+            )
+            emit({**config, "round": command.get("round", 0)}, command["scenario"], **result)
+    finally:
+        tear_down(original_name)
+
+
+def profile(users: dict[str, Any], scenario: str, spec: dict[str, Any]) -> None:
     """Run a scenario under cProfile and print where its time goes (to stderr)."""
     import cProfile
     import pstats
 
     extra = {"size": spec["size"]} if "size" in spec else {}
+    bench = Bench()
     SCENARIOS[scenario](bench, users, spec.get("warmup", 0) or 1, **extra)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -591,6 +635,11 @@ def profile(bench: Bench, users: dict[str, Any], scenario: str, spec: dict[str, 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--clear"]:
         clear_child(json.loads(argv[1]))
+        return 0
+    if argv[:1] == ["--serve"]:
+        config = json.loads(argv[1])
+        os.chdir(config["workdir"])
+        serve(config)
         return 0
     config = json.loads(argv[0])
     os.chdir(config["workdir"])
