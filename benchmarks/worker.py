@@ -56,7 +56,7 @@ def database_settings(config: dict[str, Any], test_name: str | None = None) -> d
             "CONN_MAX_AGE": None,
             # No fsync per commit: the benchmark measures the engines, not the disk (whose latency on a
             # shared machine varies by milliseconds and would drown every difference).
-            "OPTIONS": {"init_command": "PRAGMA synchronous=OFF"},
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF"},
         }
     pg = config["postgresql"]
     return {
