@@ -305,6 +305,66 @@ def format_ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}{TIMES}"
 
 
+def target_rows(run: dict[str, Any]) -> list[str]:
+    """The issue's targets for qsessions, checked against one run's results."""
+    results = run["results"]
+
+    def entry(scenario: str, contender: str) -> dict[str, Any]:
+        found: dict[str, Any] = results.get(scenario, {}).get(contender, {})
+        return found
+
+    def statements(e: dict[str, Any]) -> dict[str, int]:
+        return {k: v for k, v in (e.get("queries") or {}).items() if k not in ("BEGIN", "SAVEPOINT", "RELEASE")}
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+    rows = []
+    for kind, queries_wanted in (("cached_db", 0), ("db", 1)):
+        e = entry("read", f"ours-{kind}")
+        if "median_ms" in e:
+            count = sum(statements(e).values())
+            ratio = e.get("vs_django")
+            ok = count == queries_wanted and ratio is not None and ratio <= 1.05
+            noun = "query" if queries_wanted == 1 else "queries"
+            rows.append(f"| {kind} read: {queries_wanted} {noun}, ≤ 1.05{TIMES} Django | {count} queries, "
+                        f"{format_ratio(ratio)} | {verdict(ok)} |")  # fmt: skip
+    for kind in ("db", "cached_db"):
+        e, peer = entry("store_save", f"ours-{kind}"), entry("store_save", f"dqs-{kind}")
+        if "median_ms" in e:
+            mine, theirs = statements(e), statements(peer)
+            ok = mine == {"UPDATE": 1}
+            rows.append(f"| {kind} session save: one UPDATE, no SELECT | ours {format_queries(mine)}; "
+                        f"django-qsessions {format_queries(theirs)} | {verdict(ok)} |")  # fmt: skip
+            if run["setup"] == "postgresql-redis" and "median_ms" in peer:
+                speedup = peer["median_ms"] / e["median_ms"]
+                rows.append(f"| {kind} store.save() on PostgreSQL ≥ 1.5{TIMES} faster than django-qsessions | "
+                            f"{speedup:.2f}{TIMES} faster | {verdict(speedup >= 1.5)} |")  # fmt: skip
+        w = entry("write", f"ours-{kind}")
+        if "vs_django" in w:
+            rows.append(f"| {kind} write request ≤ 1.05{TIMES} Django | {format_ratio(w['vs_django'])} | "
+                        f"{verdict(w['vs_django'] <= 1.05)} |")  # fmt: skip
+    for kind, cache_wanted in (("db", {}), ("cached_db", {"delete_many": 1})):
+        e = entry("revoke_all", f"ours-{kind}")
+        if "median_ms" in e:
+            deletes = statements(e).get("DELETE", 0)
+            ok = deletes == 1 and (e.get("cache_ops") or {}) == cache_wanted
+            wanted = "one DELETE" + (", one delete_many" if cache_wanted else "")
+            measured = f"{format_queries(statements(e))}; cache {format_cache(e.get('cache_ops'))}"
+            rows.append(f"| {kind} revoke all of 1,000: {wanted} | {measured} | {verdict(ok)} |")
+    for kind in ("db", "cached_db"):
+        e = entry("clearsessions", f"ours-{kind}")
+        if "peak_rss_mb" in e:
+            batched = statements(e).get("DELETE", 0) > 1
+            ok = batched and e["peak_rss_mb"] < 100
+            wanted = f"clearsessions over {e.get('rows', 0):,} rows: batched, peak RSS < 100 MB"
+            measured = f"{statements(e).get('DELETE', 0)} DELETEs, {e['peak_rss_mb']} MB, {e['median_ms'] / 1000:.1f} s"
+            rows.append(f"| {kind} {wanted} | {measured} | {verdict(ok)} |")
+    if not rows:
+        return []
+    return ["### Targets (qsessions)", "", "| target | measured | |", "|---|---|---|", *rows, ""]
+
+
 def markdown(runs: list[dict[str, Any]]) -> str:
     out = ["# qsessions benchmarks", ""]
     for run in runs:
@@ -322,6 +382,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             "run (< 1 is faster). Queries and cache calls are those of one operation.",
             "",
         ]
+        out += target_rows(run)
         labels = {c["id"]: c["label"] for c in run["contenders"]}
         for scenario, title in SCENARIO_TITLES.items():
             by_contender = run["results"].get(scenario)

@@ -67,6 +67,9 @@ def database_settings(config: dict[str, Any], test_name: str | None = None) -> d
         "HOST": pg["host"],
         "PORT": str(pg["port"]),
         "CONN_MAX_AGE": None,
+        # For these connections only: a commit does not wait for the WAL to reach the disk (see SQLite's
+        # synchronous=OFF above). Every statement still runs and commits as usual.
+        "OPTIONS": {"options": "-c synchronous_commit=off"},
         "TEST": {"NAME": name},
     }
 
