@@ -176,7 +176,7 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
         "redis_url": args.redis_url,
     }
     contenders = [c for c in CONTENDERS if not args.contenders or c["id"] in args.contenders]
-    rounds = args.rounds or (10 if mode == "quick" else 15)
+    rounds = args.rounds or 20
     started = time.monotonic()
     workers = [Worker(venvs[c["venv"]], {**base, "contender": c, "scenarios": plan, "round": 0}) for c in contenders]
     lines = [worker.meta for worker in workers]
@@ -423,7 +423,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also PostgreSQL + Redis and clearsessions")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 10 quick, 15 full)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 20)")
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--contenders", nargs="*", help="contender ids to run")
     parser.add_argument("--sizes", type=int, default=1000, help="sessions for the admin and revoke scenarios")
