@@ -6,7 +6,7 @@ comma := ,
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test test-main test-contract test-matrix lint format clean
+.PHONY: venv demo test test-main test-contract test-matrix lint format clean bench bench-full
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -47,6 +47,15 @@ test-contract: $(TEST_STAMP)
 ## make test-matrix: main + contract suites on Python 3.11/Django 5.2, 3.12/6.0, 3.13/6.1 (nox, see noxfile.py)
 test-matrix: $(STAMP)
 	$(BIN)/nox
+
+## make bench: qsessions against Django's engines, django-qsessions 2.1.0 and django-user-sessions 2.0.0
+## (SQLite + local memory, a few minutes); writes benchmarks/results/latest.md and latest.json
+bench:
+	$(PYTHON) benchmarks/run.py
+
+## make bench-full: the same, then PostgreSQL + Redis with the large scenarios (1,000,000-row clearsessions)
+bench-full:
+	$(PYTHON) benchmarks/run.py --full
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,86 @@
+"""The benchmark worker (benchmarks/worker.py) runs every scenario once against our engines.
+
+No time is asserted: only that the scenarios work, and the statement and cache-call counts that the
+benchmark's targets name (a read costs one SELECT on db and none on cached_db, a save is one UPDATE
+without a SELECT, revoking all of a user's sessions is one DELETE and one cache delete_many).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WORKER = Path(__file__).resolve().parent.parent / "benchmarks" / "worker.py"
+SCENARIOS = ["anonymous", "read", "write", "login", "ip_change", "store_save", "revoke_all", "your_sessions"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Both engines' worker runs, started together: {"db": {scenario: line}, "cached_db": {...}}."""
+    processes = {}
+    for kind in ("db", "cached_db"):
+        plan: dict[str, dict[str, int]] = {name: {"iterations": 1} for name in SCENARIOS}
+        plan["admin_changelist"] = {"iterations": 1, "size": 5}
+        plan["revoke_all"] = {"iterations": 1, "size": 5}
+        config = {
+            "db": "sqlite",
+            "cache": "locmem",
+            "workdir": str(tmp_path_factory.mktemp(kind)),
+            "round": 0,
+            "contender": {
+                "id": f"ours-{kind}",
+                "family": "qsessions",
+                "kind": kind,
+                "engine": f"qsessions.backends.{kind}",
+            },
+            "scenarios": plan,
+        }
+        command = [sys.executable, str(WORKER), json.dumps(config)]
+        processes[kind] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    found = {}
+    for kind, process in processes.items():
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        found[kind] = {line["scenario"]: line for line in map(json.loads, stdout.splitlines())}
+    return found
+
+
+@pytest.mark.parametrize("kind", ["db", "cached_db"])
+def test_every_scenario_produces_a_sample(results: dict[str, dict[str, Any]], kind: str) -> None:
+    lines = results[kind]
+    for scenario in [*SCENARIOS, "admin_changelist"]:
+        if scenario == "your_sessions":
+            assert "issue 5" in lines[scenario]["not_applicable"]
+        else:
+            assert len(lines[scenario]["samples_ns"]) == 1, scenario
+
+
+@pytest.mark.parametrize(("kind", "queries", "cache_ops"), [("db", {"SELECT": 1}, {}), ("cached_db", {}, {"get": 1})])
+def test_read_only_request(results: dict[str, dict[str, Any]], kind: str, queries: Any, cache_ops: Any) -> None:
+    assert results[kind]["read"]["queries"] == queries
+    assert results[kind]["read"]["cache_ops"] == cache_ops
+
+
+@pytest.mark.parametrize("kind", ["db", "cached_db"])
+def test_anonymous_request_touches_no_storage(results: dict[str, dict[str, Any]], kind: str) -> None:
+    assert results[kind]["anonymous"]["queries"] == {}
+    assert results[kind]["anonymous"]["cache_ops"] == {}
+
+
+@pytest.mark.parametrize("kind", ["db", "cached_db"])
+def test_saving_a_session_is_one_update_without_select(results: dict[str, dict[str, Any]], kind: str) -> None:
+    queries = results[kind]["store_save"]["queries"]
+    assert queries.get("UPDATE") == 1
+    assert "SELECT" not in queries
+
+
+@pytest.mark.parametrize(("kind", "cache_ops"), [("db", {}), ("cached_db", {"delete_many": 1})])
+def test_revoking_all_sessions_is_one_delete(results: dict[str, dict[str, Any]], kind: str, cache_ops: Any) -> None:
+    queries = results[kind]["revoke_all"]["queries"]
+    assert queries.get("DELETE") == 1
+    assert results[kind]["revoke_all"]["cache_ops"] == cache_ops
