@@ -47,8 +47,14 @@ def parse_ip(value: object) -> str | None:
     Accepts what proxies and servers put in address fields: ``1.2.3.4:80``, ``[::1]``, ``[::1]:443``,
     ``fe80::1%eth0`` (the zone is dropped) and IPv4-mapped IPv6 (returned as IPv4).
     """
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > _MAX_IP_TEXT + 8:
         return None
+    return _parse_ip_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_ip_text(value: str) -> str | None:
+    # Cached: the same few addresses arrive on every request, and ipaddress is slow.
     text = value.strip()
     if not text or len(text) > _MAX_IP_TEXT:
         return None
@@ -83,9 +89,15 @@ def clean_user_agent(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     # Cut first so that a 10 MB header costs no more than a short one.
-    text = value[: USER_AGENT_MAX_LENGTH * 2]
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc").strip()
-    return text[:USER_AGENT_MAX_LENGTH] or None
+    return _clean_user_agent_text(value[: USER_AGENT_MAX_LENGTH * 2])
+
+
+@lru_cache(maxsize=1024)
+def _clean_user_agent_text(text: str) -> str | None:
+    # Cached, and a printable string (nearly every real one) has no control character to look for.
+    if not text.isprintable():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    return text.strip()[:USER_AGENT_MAX_LENGTH] or None
 
 
 # -- trusted proxies ------------------------------------------------------------------------------------
@@ -314,10 +326,15 @@ def client_ip_for_storage(ip: object) -> str | None:
     if mode == "full":
         return address
     if mode == "truncated":
-        prefix = TRUNCATED_PREFIX[ipaddress.ip_address(address).version]
-        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+        return _network_address(address)
     # "none", and any value checks.py reports as invalid: storing nothing is the safe reading of a typo.
     return None
+
+
+@lru_cache(maxsize=4096)
+def _network_address(address: str) -> str:
+    prefix = TRUNCATED_PREFIX[ipaddress.ip_address(address).version]
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 def user_agent_for_storage(user_agent: object) -> str | None:

@@ -23,13 +23,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
     SessionStore: type[SessionStore]  # type: ignore[assignment]
 
     def process_request(self, request: HttpRequest) -> None:
-        request.session = self.SessionStore(
-            session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME),
-            user_agent=resolve_user_agent(request),
-            ip=resolve_client_ip(request),
-            client_hints=resolve_client_hints(request),
+        session = self.SessionStore(session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+        session.bind_client(
+            lambda: (resolve_user_agent(request), resolve_client_ip(request), resolve_client_hints(request))
         )
-        current_session.set(request.session)
+        request.session = session
+        current_session.set(session)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)

@@ -141,7 +141,9 @@ class Session(AbstractBaseSession):
         return DatabaseStore
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.public_id is None and self.session_key:
+        # The key never changes, so neither does its public id: computed for writes that store it.
+        update_fields = kwargs.get("update_fields")
+        if self.public_id is None and self.session_key and (update_fields is None or "public_id" in update_fields):
             self.public_id = make_public_id(self.session_key)
         super().save(*args, **kwargs)
 

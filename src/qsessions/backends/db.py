@@ -25,8 +25,8 @@ from qsessions.signals import session_client_changed, session_created
 if TYPE_CHECKING:
     from qsessions.models import Session
 
-# Columns written when an existing session is saved. ``created_at`` is absent on purpose: it is set
-# once, by the INSERT, and never needs to be read back before an UPDATE.
+# Columns written when an existing session is saved. ``created_at`` and ``public_id`` are absent on
+# purpose: they are set once, by the INSERT, and never need to be read back before an UPDATE.
 UPDATE_FIELDS = (
     "session_data",
     "expire_date",
@@ -35,7 +35,6 @@ UPDATE_FIELDS = (
     "ip",
     "client_hints",
     "updated_at",
-    "public_id",
     "last_activity",
 )
 
@@ -74,6 +73,7 @@ class SessionStore(DjangoDatabaseStore):
         super().__init__(session_key)
         # ``None`` means "not known for this request": a save then keeps what the session has stored.
         # Each value is kept in the form the privacy settings allow to be stored (see qsessions.client).
+        self._client_source: Callable[[], tuple[Any, Any, Any]] | None = None
         self.user_agent = user_agent_for_storage(user_agent)
         self.ip = client_ip_for_storage(ip)
         self.client_hints = client_hints_for_storage(client_hints)
@@ -88,6 +88,55 @@ class SessionStore(DjangoDatabaseStore):
         self._stored_client: tuple[str | None, str | None] | None = None
         self._last_activity: datetime.datetime | None = None
         self._expire_date: datetime.datetime | None = None
+
+    # -- the client, resolved when first needed ----------------------------------------------------------
+
+    def bind_client(self, source: Callable[[], tuple[Any, Any, Any]]) -> None:
+        """Take the client (user agent, IP, client hints) from ``source()`` when the session first needs it.
+
+        The middleware binds the request this way, so a request that never loads nor saves its session
+        (most anonymous requests) never pays for resolving its client.
+        """
+        self._client_source = source
+
+    def _resolve_client(self) -> None:
+        source, self._client_source = self._client_source, None
+        if source is not None:
+            user_agent, ip, client_hints = source()
+            self._user_agent = user_agent_for_storage(user_agent)
+            self._ip = client_ip_for_storage(ip)
+            self._client_hints = client_hints_for_storage(client_hints)
+
+    @property
+    def ip(self) -> str | None:
+        """The client's IP address as it may be stored (``None``: unknown, keep what is stored)."""
+        self._resolve_client()
+        return self._ip
+
+    @ip.setter
+    def ip(self, value: str | None) -> None:
+        self._resolve_client()
+        self._ip = value
+
+    @property
+    def user_agent(self) -> str | None:
+        self._resolve_client()
+        return self._user_agent
+
+    @user_agent.setter
+    def user_agent(self, value: str | None) -> None:
+        self._resolve_client()
+        self._user_agent = value
+
+    @property
+    def client_hints(self) -> dict[str, Any] | None:
+        self._resolve_client()
+        return self._client_hints
+
+    @client_hints.setter
+    def client_hints(self, value: dict[str, Any] | None) -> None:
+        self._resolve_client()
+        self._client_hints = value
 
     def trust_owner(self, user_id: Any) -> None:
         """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
@@ -245,6 +294,10 @@ class SessionStore(DjangoDatabaseStore):
         ip_changed = old_ip is not None and obj.ip is not None and old_ip != obj.ip
         agent_changed = old_user_agent is not None and obj.user_agent is not None and old_user_agent != obj.user_agent
         if ip_changed or agent_changed:
+            if obj.public_id is None:  # an UPDATE does not write it; receivers identify sessions by it
+                from qsessions.models import make_public_id
+
+                obj.public_id = make_public_id(obj.session_key)
             session_client_changed.send(
                 sender=type(obj),
                 session=obj,
