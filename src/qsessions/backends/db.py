@@ -74,9 +74,9 @@ class SessionStore(DjangoDatabaseStore):
         # ``None`` means "not known for this request": a save then keeps what the session has stored.
         # Each value is kept in the form the privacy settings allow to be stored (see qsessions.client).
         self._client_source: Callable[[], tuple[Any, Any, Any]] | None = None
-        self.user_agent = user_agent_for_storage(user_agent)
-        self.ip = client_ip_for_storage(ip)
-        self.client_hints = client_hints_for_storage(client_hints)
+        self._user_agent = None if user_agent is None else user_agent_for_storage(user_agent)
+        self._ip = None if ip is None else client_ip_for_storage(ip)
+        self._client_hints = None if client_hints is None else client_hints_for_storage(client_hints)
         self._created_at: datetime.datetime | None = None
         self._carried_created_at: datetime.datetime | None = None
         # Owners known to exist: the stored one, and the user that logged in on this request. Any other
@@ -103,9 +103,9 @@ class SessionStore(DjangoDatabaseStore):
         source, self._client_source = self._client_source, None
         if source is not None:
             user_agent, ip, client_hints = source()
-            self._user_agent = user_agent_for_storage(user_agent)
-            self._ip = client_ip_for_storage(ip)
-            self._client_hints = client_hints_for_storage(client_hints)
+            self._user_agent = None if user_agent is None else user_agent_for_storage(user_agent)
+            self._ip = None if ip is None else client_ip_for_storage(ip)
+            self._client_hints = None if client_hints is None else client_hints_for_storage(client_hints)
 
     @property
     def ip(self) -> str | None:
@@ -193,19 +193,21 @@ class SessionStore(DjangoDatabaseStore):
         self._created_at = created_at
         self._stored = True
         self._stored_client = (ip, user_agent)  # compared with the client when the row is written
-        self.ip = self._merge_stored(self.ip, ip, client_ip_for_storage)
-        self.user_agent = self._merge_stored(self.user_agent, user_agent, user_agent_for_storage)
-        hints = merge_client_hints(client_hints_for_storage(client_hints), self.client_hints)
-        if hints != client_hints:
-            self.modified = True
-        self.client_hints = hints
+        self._resolve_client()
+        self._ip = self._merge_stored(self._ip, ip, client_ip_for_storage)
+        self._user_agent = self._merge_stored(self._user_agent, user_agent, user_agent_for_storage)
+        if client_hints is not None or self._client_hints is not None:
+            hints = merge_client_hints(client_hints_for_storage(client_hints), self._client_hints)
+            if hints != client_hints:
+                self.modified = True
+            self._client_hints = hints
 
     def _merge_stored(self, current: _Value | None, stored: Any, for_storage: Callable[[Any], _Value | None]) -> Any:
         """This request's value (already in stored form) against the stored one, compared in stored form.
 
         A value stored under other privacy settings (a full IP, now truncated or not kept) is rewritten once.
         """
-        kept = for_storage(stored)
+        kept = None if stored is None else for_storage(stored)
         if kept != stored or (current is not None and current != kept):
             self.modified = True
         return kept if current is None else current
