@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
@@ -45,11 +45,38 @@ CLEAR_EXPIRED_BATCH_SIZE = 5_000
 _Value = TypeVar("_Value")
 
 
+class _ClientValue(Generic[_Value]):
+    """A client attribute of a store, resolved from the bound request when first read or written."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = f"_{name}"
+
+    @overload
+    def __get__(self, store: None, owner: type) -> _ClientValue[_Value]: ...
+    @overload
+    def __get__(self, store: SessionStore, owner: type) -> _Value: ...
+    def __get__(self, store: SessionStore | None, owner: type) -> _ClientValue[_Value] | _Value:
+        if store is None:
+            return self
+        store._resolve_client()
+        value: _Value = getattr(store, self.attribute)
+        return value
+
+    def __set__(self, store: SessionStore, value: _Value) -> None:
+        store._resolve_client()
+        setattr(store, self.attribute, value)
+
+
 class SessionStore(DjangoDatabaseStore):
     """Django's database session store, plus the session's owner and client in columns of their own."""
 
     # Whether this engine keeps a copy of sessions in the cache (see qsessions.backends.cached_db).
     caches_sessions: ClassVar[bool] = False
+
+    # The client, in the form the privacy settings allow to be stored; None: unknown, keep what is stored.
+    ip = _ClientValue[str | None]()
+    user_agent = _ClientValue[str | None]()
+    client_hints = _ClientValue[dict[str, Any] | None]()
 
     if TYPE_CHECKING:  # Django's internals that django-stubs does not declare, as this class uses them
         model: type[Session]
@@ -106,37 +133,6 @@ class SessionStore(DjangoDatabaseStore):
             self._user_agent = None if user_agent is None else user_agent_for_storage(user_agent)
             self._ip = None if ip is None else client_ip_for_storage(ip)
             self._client_hints = None if client_hints is None else client_hints_for_storage(client_hints)
-
-    @property
-    def ip(self) -> str | None:
-        """The client's IP address as it may be stored (``None``: unknown, keep what is stored)."""
-        self._resolve_client()
-        return self._ip
-
-    @ip.setter
-    def ip(self, value: str | None) -> None:
-        self._resolve_client()
-        self._ip = value
-
-    @property
-    def user_agent(self) -> str | None:
-        self._resolve_client()
-        return self._user_agent
-
-    @user_agent.setter
-    def user_agent(self, value: str | None) -> None:
-        self._resolve_client()
-        self._user_agent = value
-
-    @property
-    def client_hints(self) -> dict[str, Any] | None:
-        self._resolve_client()
-        return self._client_hints
-
-    @client_hints.setter
-    def client_hints(self, value: dict[str, Any] | None) -> None:
-        self._resolve_client()
-        self._client_hints = value
 
     def trust_owner(self, user_id: Any) -> None:
         """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
