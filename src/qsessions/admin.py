@@ -122,7 +122,10 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         '<input type="checkbox" id="action-toggle" aria-label="{}">', _("Select all objects on this page for an action")
     )
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet[Session], *args: Any) -> HttpResponse | None:
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Session], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        # Django 6.1 adds an action_location argument: passed on as given.
         # The checkboxes carry public ids; Django's action machinery selects by primary key.
         public_ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         if public_ids:
@@ -131,7 +134,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             post = request.POST.copy()
             post.setlist(helpers.ACTION_CHECKBOX_NAME, list(keys))
             request.POST = post  # type: ignore[assignment]
-        return super().response_action(request, queryset, *args)
+        return super().response_action(request, queryset, *args, **kwargs)
 
     # -- permissions: read-only; revocation is the one action ---------------------------------------------
 
