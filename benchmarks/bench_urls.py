@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model, login
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 _users: dict[str, object] = {}
 
@@ -40,3 +40,10 @@ urlpatterns = [
     path("login/", sign_in),
     path("admin/", admin.site.urls),
 ]
+
+try:  # qsessions 3's "Your sessions" pages (django-qsessions 2.x, the same module name, has none)
+    import qsessions.urls  # noqa: F401
+except ImportError:
+    pass
+else:
+    urlpatterns.append(path("account/sessions/", include("qsessions.urls")))

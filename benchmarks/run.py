@@ -85,7 +85,7 @@ def scenarios(mode: str, sizes: int) -> dict[str, dict[str, int]]:
         "store_save": {"iterations": many, "warmup": 20},
         "admin_changelist": {"iterations": 1, "warmup": 1, "size": sizes},
         "revoke_all": {"iterations": 1, "warmup": 0, "size": sizes},
-        "your_sessions": {"iterations": 1, "warmup": 0},
+        "your_sessions": {"iterations": many // 4, "warmup": 5, "size": 20},
     }
 
 

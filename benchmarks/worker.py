@@ -390,8 +390,19 @@ def revoke_all_django(model: Any, user: Any) -> None:
         caches[settings.SESSION_CACHE_ALIAS].delete_many([prefix + key for key in keys])
 
 
-def scenario_your_sessions(bench: Bench, users: dict[str, Any], n: int) -> None:
-    raise NotApplicable("until issue 5 (the 'your sessions' page)")
+def scenario_your_sessions(bench: Bench, users: dict[str, Any], n: int, size: int = 20) -> None:
+    """The signed-in user's "Your sessions" page, listing ``size`` sessions (qsessions only)."""
+    try:
+        import qsessions.urls  # noqa: F401  (only qsessions 3 has the pages)
+    except ImportError:
+        raise NotApplicable("no 'your sessions' page") from None
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model()._default_manager.get_or_create(username="pages")
+    key = sign_in(bench, "pages")
+    bulk_sessions(user, size - session_model()._default_manager.filter(user=user).count())
+    for _ in range(n):
+        bench.measure(lambda: bench.request("/account/sessions/", key))
 
 
 class NotApplicable(Exception):
