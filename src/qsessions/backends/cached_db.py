@@ -192,7 +192,7 @@ class SessionStore(DatabaseStore):
             return False
         timeout = self._remaining_seconds()
         if timeout is None:
-            self._delete_many([self._get_or_create_session_key()])
+            self.evict_cached([self._get_or_create_session_key()])
         else:
             self._cache_set(self.cache_key, self._cache_entry(data), timeout)
         return True

@@ -46,7 +46,11 @@ _Value = TypeVar("_Value")
 
 
 class _ClientValue(Generic[_Value]):
-    """A client attribute of a store, resolved from the bound request when first read or written."""
+    """A client attribute of a store: resolved from the bound request when first read or written, and
+    kept in the form the privacy settings allow to be stored (``for_storage``), ``None`` when unknown."""
+
+    def __init__(self, for_storage: Callable[[Any], _Value | None]) -> None:
+        self.for_storage = for_storage
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.attribute = f"_{name}"
@@ -54,17 +58,17 @@ class _ClientValue(Generic[_Value]):
     @overload
     def __get__(self, store: None, owner: type) -> _ClientValue[_Value]: ...
     @overload
-    def __get__(self, store: SessionStore, owner: type) -> _Value: ...
-    def __get__(self, store: SessionStore | None, owner: type) -> _ClientValue[_Value] | _Value:
+    def __get__(self, store: SessionStore, owner: type) -> _Value | None: ...
+    def __get__(self, store: SessionStore | None, owner: type) -> _ClientValue[_Value] | _Value | None:
         if store is None:
             return self
         store._resolve_client()
-        value: _Value = getattr(store, self.attribute)
+        value: _Value | None = getattr(store, self.attribute)
         return value
 
-    def __set__(self, store: SessionStore, value: _Value) -> None:
+    def __set__(self, store: SessionStore, value: Any) -> None:
         store._resolve_client()
-        setattr(store, self.attribute, value)
+        setattr(store, self.attribute, None if value is None else self.for_storage(value))
 
 
 class SessionStore(DjangoDatabaseStore):
@@ -74,14 +78,17 @@ class SessionStore(DjangoDatabaseStore):
     caches_sessions: ClassVar[bool] = False
 
     # The client, in the form the privacy settings allow to be stored; None: unknown, keep what is stored.
-    ip = _ClientValue[str | None]()
-    user_agent = _ClientValue[str | None]()
-    client_hints = _ClientValue[dict[str, Any] | None]()
+    ip = _ClientValue(client_ip_for_storage)
+    user_agent = _ClientValue(user_agent_for_storage)
+    client_hints = _ClientValue(client_hints_for_storage)
 
     if TYPE_CHECKING:  # Django's internals that django-stubs does not declare, as this class uses them
         model: type[Session]
         _session: dict[str, Any]
         _session_cache: dict[str, Any]
+        _ip: str | None  # behind the ip, user_agent and client_hints descriptors
+        _user_agent: str | None
+        _client_hints: dict[str, Any] | None
 
         def _get_session(self, no_load: bool = False) -> dict[str, Any]: ...
         async def _aget_session(self, no_load: bool = False) -> dict[str, Any]: ...
@@ -99,19 +106,15 @@ class SessionStore(DjangoDatabaseStore):
     ) -> None:
         super().__init__(session_key)
         # ``None`` means "not known for this request": a save then keeps what the session has stored.
-        # Each value is kept in the form the privacy settings allow to be stored (see qsessions.client).
         self._client_source: Callable[[], tuple[Any, Any, Any]] | None = None
-        self._user_agent = None if user_agent is None else user_agent_for_storage(user_agent)
-        self._ip = None if ip is None else client_ip_for_storage(ip)
-        self._client_hints = None if client_hints is None else client_hints_for_storage(client_hints)
+        self.user_agent, self.ip, self.client_hints = user_agent, ip, client_hints
         self._created_at: datetime.datetime | None = None
         self._carried_created_at: datetime.datetime | None = None
         # Owners known to exist: the stored one, and the user that logged in on this request. Any other
         # owner named in the data is checked before it is written (see _write).
         self._known_owner_ids: set[Any] = set()
         self._stored_owner_id: Any = None  # the owner in the row as last read or written
-        # What the stored row says, once this store has read it (from the database or the cache).
-        self._stored: bool = False
+        # What the stored row says, once this store has read or written it (None: it has not).
         self._stored_client: tuple[str | None, str | None] | None = None
         self._last_activity: datetime.datetime | None = None
         self._expire_date: datetime.datetime | None = None
@@ -128,11 +131,8 @@ class SessionStore(DjangoDatabaseStore):
 
     def _resolve_client(self) -> None:
         source, self._client_source = self._client_source, None
-        if source is not None:
-            user_agent, ip, client_hints = source()
-            self._user_agent = None if user_agent is None else user_agent_for_storage(user_agent)
-            self._ip = None if ip is None else client_ip_for_storage(ip)
-            self._client_hints = None if client_hints is None else client_hints_for_storage(client_hints)
+        if source is not None:  # cleared first: the setters below resolve nothing more
+            self.user_agent, self.ip, self.client_hints = source()
 
     def trust_owner(self, user_id: Any) -> None:
         """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
@@ -187,7 +187,6 @@ class SessionStore(DjangoDatabaseStore):
     ) -> None:
         """Take in what the stored session says about its client; a changed client makes it modified."""
         self._created_at = created_at
-        self._stored = True
         self._stored_client = (ip, user_agent)  # compared with the client when the row is written
         self._resolve_client()
         self._ip = self._merge_stored(self._ip, ip, client_ip_for_storage)
@@ -238,9 +237,9 @@ class SessionStore(DjangoDatabaseStore):
             session_data=self.encode(data),
             expire_date=expire_date,
             user_id=user_id_from_session_data(data),
-            user_agent=user_agent_for_storage(self.user_agent),
-            ip=client_ip_for_storage(self.ip),
-            client_hints=client_hints_for_storage(self.client_hints),
+            user_agent=self.user_agent,
+            ip=self.ip,
+            client_hints=self.client_hints,
         )
 
     def create_model_instance(self, data: dict[str, Any]) -> Session:
@@ -283,7 +282,6 @@ class SessionStore(DjangoDatabaseStore):
 
     def _send_write_signals(self, obj: Session, must_create: bool) -> None:
         stored, self._stored_client = self._stored_client, (obj.ip, obj.user_agent)
-        self._stored = True
         if must_create:
             session_created.send(sender=type(obj), session=obj, request=None)
             return
@@ -334,7 +332,7 @@ class SessionStore(DjangoDatabaseStore):
     def activity_due(self) -> bool:
         """Whether this request should record the session's activity: it read a stored session whose last
         activity is older than QSESSIONS_ACTIVITY_INTERVAL (or unknown)."""
-        if not self._stored or self.session_key is None:
+        if self._stored_client is None or self.session_key is None:
             return False
         if self._last_activity is None:
             return True
