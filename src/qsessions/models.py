@@ -54,6 +54,23 @@ def user_id_from_session_data(data: dict[str, Any]) -> Any:
         return None
 
 
+def delete_sessions_by_key(keys: list[str], using: str | None = None) -> tuple[int, dict[str, int]]:
+    """Delete these sessions from the database (in chunks), then from the session cache.
+
+    Returns what ``QuerySet.delete()`` returns.
+    """
+    total = 0
+    per_model: dict[str, int] = {}
+    base = Session._base_manager.using(using)
+    for start in range(0, len(keys), DELETE_CHUNK_SIZE):
+        deleted, counts = base.filter(pk__in=keys[start : start + DELETE_CHUNK_SIZE]).delete()
+        total += deleted
+        for label, count in counts.items():
+            per_model[label] = per_model.get(label, 0) + count
+    Session.get_session_store_class().evict_cached(keys, using=base.db)
+    return total, per_model
+
+
 class SessionQuerySet(models.QuerySet["Session"]):
     def active(self) -> SessionQuerySet:
         """Sessions that have not expired."""
@@ -71,18 +88,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
             return super().delete()
         # Delete exactly the sessions whose keys were read, so that every row removed from the
         # database is also removed from the cache, even if new rows match the filter meanwhile.
-        keys = list(self.values_list("pk", flat=True))
-        total = 0
-        per_model: dict[str, int] = {}
-        base = self.model._base_manager.using(self.db)
-        for start in range(0, len(keys), DELETE_CHUNK_SIZE):
-            chunk = keys[start : start + DELETE_CHUNK_SIZE]
-            deleted, counts = base.filter(pk__in=chunk).delete()
-            total += deleted
-            for label, count in counts.items():
-                per_model[label] = per_model.get(label, 0) + count
-        Session.get_session_store_class().evict_cached(keys, using=self.db)
-        return total, per_model
+        return delete_sessions_by_key(list(self.values_list("pk", flat=True)), using=self.db)
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from typing import Any, Final
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 
-from qsessions.models import Session, SessionQuerySet
+from qsessions.models import Session, SessionQuerySet, delete_sessions_by_key
 from qsessions.signals import session_revoked
 
 REASON_USER: Final = "user"  # the owner signed one of their sessions out
@@ -30,7 +30,7 @@ def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest
     listening = session_revoked.has_listeners(Session)
     removed = list(sessions.defer("session_data")) if listening else None
     if removed is not None:
-        count: int = Session.objects.filter(pk__in=[s.pk for s in removed]).delete()[0]
+        count = delete_sessions_by_key([s.pk for s in removed], using=sessions.db)[0]
         for session in removed:
             session_revoked.send(sender=Session, session=session, reason=reason, request=request)
         return count
