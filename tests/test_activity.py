@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from qsessions.backends import cached_db
+from qsessions.cache import Found, entry_key, read_entry
 from qsessions.models import Session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _row(client: Client | AsyncClient) -> Session:
     return Session.objects.get(pk=client.cookies["sessionid"].value)
+
+
+def _entry(key: str) -> Found:
+    found = read_entry(caches["default"].get(entry_key(key)))
+    assert isinstance(found, Found), found
+    return found
 
 
 def _later(minutes: float) -> Any:
@@ -148,7 +155,7 @@ def test_touch_of_a_revoked_session_does_not_bring_it_back(engine: str, client: 
     with _later(2):
         assert store.touch() is False
         asynchronous = _store(engine, key)
-        asynchronous._stored = True  # as if it had read the session before it was revoked
+        asynchronous.row = store.row  # as if it had read the session before it was revoked
         assert async_to_sync(asynchronous.atouch)() is False
     assert not Session.objects.filter(pk=key).exists()
     assert not _store(engine, key).exists(key)
@@ -160,37 +167,35 @@ def test_cached_entry_keeps_the_rows_lifetime(cached_engine: str, client: Client
     key = client.cookies["sessionid"].value
     store = cached_db.SessionStore(key)
     store.load()
-    entry = caches["default"].get(store.cache_key)
-    assert entry[cached_db.EXPIRE_DATE_CACHE_KEY] == _row(client).expire_date
+    assert _entry(key).row.expire_date == _row(client).expire_date.timestamp()
     with _later(2), mock.patch.object(store._cache, "set", wraps=store._cache.set) as cache_set:
         assert store.touch() is True
     timeout = cache_set.call_args.args[2]
     remaining = (_row(client).expire_date - timezone.now()).total_seconds()
     assert remaining - 200 <= timeout <= remaining
-    entry = caches["default"].get(store.cache_key)
-    assert entry[cached_db.LAST_ACTIVITY_CACHE_KEY] == _row(client).last_activity
+    assert _entry(key).row.last_activity == _row(client).last_activity.timestamp()
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
-def test_cached_entry_without_expiry_is_dropped_after_touch(
+def test_legacy_cache_entry_is_replaced_from_the_row_and_touched(
     cached_engine: str, client: Client, asynchronous: bool
 ) -> None:
-    """An entry written by django-qsessions 2.x has no expiry: after the write it is re-read from the database."""
+    """An entry written by django-qsessions 2.x (no expiry, no owner) is checked against the row and replaced."""
     client.get("/write/")
     key = client.cookies["sessionid"].value
-    legacy = {"value": "x", "_qsessions_ip": "127.0.0.1", "_qsessions_user_agent": None}
+    legacy = {"value": "stale", "_qsessions_ip": "127.0.0.1", "_qsessions_user_agent": None}
     caches["default"].set(cached_db.KEY_PREFIX + key, legacy)
     store = cached_db.SessionStore(key)
     if asynchronous:
-        async_to_sync(store.aload)()
+        assert async_to_sync(store.aload)() == {"value": "x"}
         with _later(2):
             assert async_to_sync(store.atouch)() is True
     else:
-        store.load()
+        assert store.load() == {"value": "x"}
         with _later(2):
             assert store.touch() is True
-    assert caches["default"].get(cached_db.KEY_PREFIX + key) is None
-    assert cached_db.SessionStore(key).load() == {"value": "x"}
+    assert _entry(key).data == {"value": "x"}
+    assert _entry(key).row.last_activity == _row(client).last_activity.timestamp()
 
 
 def test_async_touch_rewrites_the_cache_entry(cached_engine: str, client: Client) -> None:
@@ -200,9 +205,8 @@ def test_async_touch_rewrites_the_cache_entry(cached_engine: str, client: Client
     async_to_sync(store.aload)()
     with _later(3):
         assert async_to_sync(store.atouch)() is True
-    entry = caches["default"].get(cached_db.KEY_PREFIX + key)
-    assert entry["value"] == "x"
-    assert entry[cached_db.LAST_ACTIVITY_CACHE_KEY] == _row(client).last_activity
+    assert _entry(key).data["value"] == "x"
+    assert _entry(key).row.last_activity == _row(client).last_activity.timestamp()
 
 
 def test_server_errors_record_no_activity(engine: str, client: Client) -> None:

@@ -286,9 +286,9 @@ def test_store_constructor_matches_django_qsessions(engine: str) -> None:
 
 
 def test_clear_expired_deletes_in_batches(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qsessions.backends import db
+    from qsessions import models
 
-    monkeypatch.setattr(db, "CLEAR_EXPIRED_BATCH_SIZE", 3)
+    monkeypatch.setattr(models, "CLEAR_EXPIRED_BATCH_SIZE", 3)
     past = timezone.now() - datetime.timedelta(seconds=1)
     for i in range(7):
         Session.objects.create(session_key=f"expired{i:025d}", session_data="x", expire_date=past)

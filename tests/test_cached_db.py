@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
 from qsessions.backends.cached_db import KEY_PREFIX, SessionStore
+from qsessions.cache import MISSING, REVOKED_SESSION, Found, SessionCache, read_entry
 from qsessions.models import Session
 from tests.helpers import client_for, data_statements, make_user, session_key_of, signed_in_client
 
@@ -58,8 +59,9 @@ def test_write_through_puts_the_database_first(cached_engine: str) -> None:
     store = SessionStore(ip="203.0.113.9")
     store["a"] = 1
     store.save()
-    entry = caches["default"].get(KEY_PREFIX + str(store.session_key))
-    assert entry["a"] == 1 and entry[IP_SESSION_KEY] == "203.0.113.9"
+    entry = read_entry(caches["default"].get(KEY_PREFIX + str(store.session_key)))
+    assert isinstance(entry, Found)
+    assert entry.data == {"a": 1} and entry.row.ip == "203.0.113.9"
     assert Session.objects.get(pk=store.session_key).get_decoded() == {"a": 1}
 
 
@@ -130,7 +132,7 @@ def test_revocation_with_the_cache_down_still_removes_the_database_row(cached_en
     with override_settings(CACHES=UNREACHABLE), caplog.at_level(logging.ERROR, "django.contrib.sessions"):
         Session.objects.all().delete()
     assert not Session.objects.exists()
-    assert any("Error deleting from cache" in r.getMessage() for r in caplog.records)
+    assert any("Error revoking sessions in cache" in r.getMessage() for r in caplog.records)
 
 
 def test_settings_session_cache_alias_is_respected(cached_engine: str) -> None:
@@ -141,7 +143,8 @@ def test_settings_session_cache_alias_is_respected(cached_engine: str) -> None:
         store.save()
         assert caches["sessions"].get(KEY_PREFIX + str(store.session_key)) is not None
         Session.objects.all().delete()
-        assert caches["sessions"].get(KEY_PREFIX + str(store.session_key)) is None
+        assert SessionCache(caches["sessions"]).lookup(str(store.session_key)) == REVOKED_SESSION
+        assert SessionCache(caches["default"]).lookup(str(store.session_key)) == MISSING
 
 
 def test_async_paths_survive_a_cache_that_is_down(cached_engine: str, caplog: Any) -> None:

@@ -37,9 +37,9 @@ def test_runs_without_django_contrib_sessions_installed(engine: str) -> None:
 
 
 def test_deletes_expired_in_batches_and_from_the_cache(cached_engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qsessions.backends import db
+    from qsessions import models
 
-    monkeypatch.setattr(db, "CLEAR_EXPIRED_BATCH_SIZE", 2)
+    monkeypatch.setattr(models, "CLEAR_EXPIRED_BATCH_SIZE", 2)
     alive = make_session(datetime.timedelta(days=1))
     expired = []
     for _ in range(5):

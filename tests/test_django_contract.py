@@ -20,12 +20,28 @@ from qsessions.middleware import SessionMiddleware
 pytestmark = pytest.mark.contract
 
 
-class DatabaseSessionTests(django_tests.DatabaseSessionTests):
+class _PublicIdInsteadOfKey:
+    """The one deliberate difference: ``str(session)`` is the public id, never the session key.
+
+    Django's model shows the key (its ``test_session_str``); ours never does, because the key is a bearer
+    credential and ``str()`` ends up in logs and in the admin's history. Django's test is replaced by the
+    same steps asserting our behaviour, so that the difference stays visible here.
+    """
+
+    def test_session_str(self) -> None:
+        self.session["x"] = 1  # type: ignore[attr-defined]
+        self.session.save()  # type: ignore[attr-defined]
+        session_key = self.session.session_key  # type: ignore[attr-defined]
+        row = self.model.objects.get(session_key=session_key)  # type: ignore[attr-defined]
+        assert str(row) == row.public_id and session_key not in str(row) and session_key not in repr(row)
+
+
+class DatabaseSessionTests(_PublicIdInsteadOfKey, django_tests.DatabaseSessionTests):
     backend = DatabaseStore
     session_engine = "qsessions.backends.db"
 
 
-class DatabaseSessionWithTimeZoneTests(django_tests.DatabaseSessionWithTimeZoneTests):
+class DatabaseSessionWithTimeZoneTests(_PublicIdInsteadOfKey, django_tests.DatabaseSessionWithTimeZoneTests):
     backend = DatabaseStore
     session_engine = "qsessions.backends.db"
 

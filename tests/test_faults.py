@@ -295,7 +295,7 @@ def _saved_meanwhile(store: SessionStore, read: Any) -> Any:
 @pytest.mark.django_db
 def test_read_through_never_overwrites_a_newer_save(cached_session: str) -> None:
     store = SessionStore(cached_session)
-    with mock.patch.object(store, "_get_session_from_db", _saved_meanwhile(store, store._get_session_from_db)):
+    with mock.patch.object(store, "_fetch_row", _saved_meanwhile(store, store._fetch_row)):
         assert store.load()["value"] == "old"  # what the database held when this request read it
 
     assert SessionStore(cached_session).load()["value"] == "new"
@@ -304,14 +304,14 @@ def test_read_through_never_overwrites_a_newer_save(cached_session: str) -> None
 @pytest.mark.django_db
 def test_async_read_through_never_overwrites_a_newer_save(cached_session: str) -> None:
     store = SessionStore(cached_session)
-    racing = _saved_meanwhile(store, store._get_session_from_db)
+    racing = _saved_meanwhile(store, store._fetch_row)
 
     async def aread() -> Any:
         from asgiref.sync import sync_to_async
 
         return await sync_to_async(racing)()
 
-    with mock.patch.object(store, "_aget_session_from_db", aread):
+    with mock.patch.object(store, "_afetch_row", aread):
         assert async_to_sync(store.aload)()["value"] == "old"
 
     assert SessionStore(cached_session).load()["value"] == "new"

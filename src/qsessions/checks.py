@@ -292,9 +292,9 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     engine = getattr(settings, "SESSION_ENGINE", "")
     if not _engine_is_qsessions(engine):
         return []
-    from qsessions.models import Session
+    from qsessions.cache import sessions_are_cached
 
-    if not Session.get_session_store_class().caches_sessions:
+    if not sessions_are_cached():
         return []
     alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
     backend = (getattr(settings, "CACHES", None) or {}).get(alias, {}).get("BACKEND", "")

@@ -1,5 +1,8 @@
 """Who is calling: the client's IP address, user agent and client hints, taken from a request and cleaned.
 
+The middleware hangs a ``Client`` on each request's session store; its attributes are computed when first
+read, in the form the privacy settings allow a store to keep.
+
 Everything here reads untrusted input, so nothing here raises on a malformed value: what cannot be
 understood becomes ``None``. What a store may keep of it (the privacy settings) is decided here too.
 """
@@ -10,12 +13,12 @@ import ipaddress
 import logging
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, TypeAlias
 
 from django.http import HttpRequest
 
-from qsessions.conf import settings
+from qsessions.conf import conf
 
 logger = logging.getLogger("qsessions")
 
@@ -231,10 +234,10 @@ def client_ip_from_proxies(peer: str | None, hops: Iterable[str | None], network
 
 def _resolve_with_proxies(request: HttpRequest) -> str | None:
     peer = parse_ip(request.META.get("REMOTE_ADDR"))
-    networks = trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    networks = trusted_networks(tuple(conf.TRUSTED_PROXIES))
     if not networks:
         return peer
-    header = settings.FORWARDED_HEADER.lower()
+    header = conf.FORWARDED_HEADER.lower()
     if header == "forwarded":
         value = request.META.get("HTTP_FORWARDED")
         hops = _forwarded_hops(value) if isinstance(value, str) else []
@@ -250,7 +253,7 @@ def resolve_client_ip(request: HttpRequest) -> str | None:
     ``REMOTE_ADDR``, unless the peer is one of ``QSESSIONS_TRUSTED_PROXIES`` (then the proxy header is
     walked) or ``QSESSIONS_CLIENT_IP_RESOLVER`` names a callable (then its answer, validated, is used).
     """
-    resolver = settings.CLIENT_IP_RESOLVER
+    resolver = conf.CLIENT_IP_RESOLVER
     if resolver is None:
         return _resolve_with_proxies(request)
     try:
@@ -301,7 +304,7 @@ def clean_client_hints(hints: object) -> dict[str, str | bool] | None:
 
 def resolve_client_hints(request: HttpRequest) -> dict[str, str | bool] | None:
     """The User-Agent Client Hints sent with ``request`` (when ``QSESSIONS_CLIENT_HINTS`` is on), or None."""
-    if not settings.CLIENT_HINTS:
+    if not conf.CLIENT_HINTS:
         return None
     hints: dict[str, Any] = {}
     for key, header in CLIENT_HINT_HEADERS.items():
@@ -320,7 +323,7 @@ def client_ip_for_storage(ip: object) -> str | None:
     ``"truncated"`` keeps the network address of the IPv4 /24 or IPv6 /48 the client is in.
     """
     address = parse_ip(ip)
-    mode = settings.IP_STORAGE
+    mode = conf.IP_STORAGE
     if address is None:
         return None
     if mode == "full":
@@ -339,12 +342,12 @@ def _network_address(address: str) -> str:
 
 def user_agent_for_storage(user_agent: object) -> str | None:
     """``user_agent`` cleaned, or ``None`` when ``QSESSIONS_STORE_USER_AGENT`` is off."""
-    return clean_user_agent(user_agent) if settings.STORE_USER_AGENT else None
+    return clean_user_agent(user_agent) if conf.STORE_USER_AGENT else None
 
 
 def client_hints_for_storage(hints: object) -> dict[str, str | bool] | None:
     """``hints`` cleaned, or ``None`` when ``QSESSIONS_CLIENT_HINTS`` or ``QSESSIONS_STORE_USER_AGENT`` is off."""
-    if not (settings.CLIENT_HINTS and settings.STORE_USER_AGENT):
+    if not (conf.CLIENT_HINTS and conf.STORE_USER_AGENT):
         return None
     return clean_client_hints(hints)
 
@@ -361,3 +364,70 @@ def merge_client_hints(stored: dict[str, str | bool] | None, sent: dict[str, str
     if sent.get("platform", stored.get("platform")) != stored.get("platform"):
         return sent
     return {**stored, **sent}
+
+
+# -- the request's client ---------------------------------------------------------------------------------
+
+
+def _raw_headers_are_stored_as_sent() -> bool:
+    """Whether REMOTE_ADDR and User-Agent, when equal to what a session has stored, need no cleaning."""
+    return (
+        conf.IP_STORAGE == "full"
+        and conf.STORE_USER_AGENT
+        and not conf.CLIENT_HINTS
+        and not conf.TRUSTED_PROXIES
+        and conf.CLIENT_IP_RESOLVER is None
+    )
+
+
+class Client:
+    """The client of one request: ``ip``, ``user_agent`` and ``client_hints`` as a store may keep them.
+
+    Each is resolved from the request when first read (behind trusted proxies, cleaned, under the privacy
+    settings); ``None`` when unknown. Built by the middleware for every request: a request that never
+    reads nor writes its session pays for none of it.
+    """
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+
+    @cached_property
+    def ip(self) -> str | None:
+        return client_ip_for_storage(resolve_client_ip(self.request))
+
+    @cached_property
+    def user_agent(self) -> str | None:
+        return user_agent_for_storage(self.request.META.get("HTTP_USER_AGENT"))
+
+    @cached_property
+    def client_hints(self) -> dict[str, str | bool] | None:
+        return client_hints_for_storage(resolve_client_hints(self.request))
+
+    def sends(self, ip: str | None, user_agent: str | None) -> bool:
+        """Whether the request sends exactly this stored IP and user agent, decided without parsing anything.
+
+        ``False`` means "not known to be the same": compare ``ip`` and ``user_agent`` then.
+        """
+        meta = self.request.META
+        return (
+            ip is not None
+            and user_agent is not None
+            and meta.get("REMOTE_ADDR") == ip
+            and meta.get("HTTP_USER_AGENT") == user_agent
+            and conf.remembered("raw_client_is_stored_form", _raw_headers_are_stored_as_sent)
+        )
+
+
+class GivenClient:
+    """A client given by code (``SessionStore(session_key, user_agent, ip)``), kept as the privacy settings allow."""
+
+    def __init__(self, user_agent: object = None, ip: object = None, client_hints: object = None) -> None:
+        self.ip = None if ip is None else client_ip_for_storage(ip)
+        self.user_agent = None if user_agent is None else user_agent_for_storage(user_agent)
+        self.client_hints = None if client_hints is None else client_hints_for_storage(client_hints)
+
+    def sends(self, ip: str | None, user_agent: str | None) -> bool:
+        return False
+
+
+AnyClient: TypeAlias = Client | GivenClient

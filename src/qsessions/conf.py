@@ -1,10 +1,10 @@
-"""qsessions' settings, each read from Django's settings when accessed (so override_settings works).
+"""qsessions' settings: ``conf``, each ``QSESSIONS_*`` setting read from Django's settings when accessed.
 
-Reads are remembered until Django reports a settings change (the ``setting_changed`` signal that
-override_settings sends): every request consults several of them, and looking up a setting a site does
-not define costs an exception each time.
-
-Every setting is optional and prefixed ``QSESSIONS_``; checks.py reports bad values at startup.
+Every default is written once, in ``DEFAULTS``. ``conf.X`` is the value in the form the code uses;
+``conf.raw("X")`` is what the site wrote (or the default), which checks.py validates. Reads are
+remembered until Django reports a settings change (the ``setting_changed`` signal that override_settings
+sends): every request consults several of them, and looking up a setting a site does not define costs an
+exception each time.
 """
 
 from __future__ import annotations
@@ -19,17 +19,34 @@ from django.utils.module_loading import import_string
 IPStorage = Literal["full", "truncated", "none"]
 IP_STORAGE_MODES: tuple[IPStorage, ...] = ("full", "truncated", "none")
 FORWARDED_HEADERS = ("X-Forwarded-For", "Forwarded")
+PREFIX = "QSESSIONS_"
 
+# Each setting's default, by its name without the prefix.
+DEFAULTS: dict[str, Any] = {
+    # IP addresses and CIDR networks of the reverse proxies in front of the site (IPv4 and IPv6). Only
+    # when the direct peer is one of them is the forwarded header read.
+    "TRUSTED_PROXIES": (),
+    # The header those proxies write: "X-Forwarded-For" or "Forwarded" (RFC 7239). Only one is read: a
+    # proxy that writes one passes the other through from the client untouched.
+    "FORWARDED_HEADER": "X-Forwarded-For",
+    # A callable(request) -> str | None, or its dotted path, that replaces the built-in IP resolution.
+    "CLIENT_IP_RESOLVER": None,
+    # "full", "truncated" (IPv4 /24, IPv6 /48) or "none".
+    "IP_STORAGE": "full",
+    # Whether the user agent is stored at all.
+    "STORE_USER_AGENT": True,
+    # Whether to ask browsers for User-Agent Client Hints (Accept-CH) and store them.
+    "CLIENT_HINTS": False,
+    # Seconds between two writes of a session's last activity.
+    "ACTIVITY_INTERVAL": 60,
+    # At most this many sessions per user; a new login revokes the least recently active. None: no limit.
+    "MAX_SESSIONS_PER_USER": None,
+    # Sign out a user's other sessions when their password changes.
+    "REVOKE_ON_PASSWORD_CHANGE": True,
+}
 
 _MISSING = object()
 _values: dict[str, Any] = {}
-
-
-def _setting(name: str, default: Any) -> Any:
-    value = _values.get(name, _MISSING)
-    if value is _MISSING:
-        value = _values[name] = getattr(django_settings, name, default)
-    return value
 
 
 def _forget_settings(**kwargs: Any) -> None:
@@ -39,14 +56,31 @@ def _forget_settings(**kwargs: Any) -> None:
 setting_changed.connect(_forget_settings, dispatch_uid="qsessions.conf.forget_settings")
 
 
-class Settings:
+class QSessionsConf:
+    """The ``QSESSIONS_*`` settings. Named ``conf`` so that it never shadows ``django.conf.settings``."""
+
+    def raw(self, name: str) -> Any:
+        """``QSESSIONS_<name>`` as the site wrote it, or its default."""
+        value = _values.get(name, _MISSING)
+        if value is _MISSING:
+            value = _values[name] = getattr(django_settings, PREFIX + name, DEFAULTS[name])
+        return value
+
+    def remembered(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A value derived from the settings by ``compute()``, computed again after a settings change."""
+        key = "derived:" + name
+        value = _values.get(key, _MISSING)
+        if value is _MISSING:
+            value = _values[key] = compute()
+        return value
+
+    def is_set(self, name: str) -> bool:
+        """Whether the site defines ``QSESSIONS_<name>`` itself."""
+        return hasattr(django_settings, PREFIX + name)
+
     @property
     def TRUSTED_PROXIES(self) -> Sequence[str]:
-        """IP addresses and CIDR networks of the reverse proxies in front of the site (IPv4 and IPv6).
-
-        Only when the direct peer is one of them are X-Forwarded-For / Forwarded read.
-        """
-        value = _setting("QSESSIONS_TRUSTED_PROXIES", ())
+        value = self.raw("TRUSTED_PROXIES")
         if isinstance(value, str):  # a lone string (checks.py reports it) is read as one entry, not as characters
             return (value,)
         if not isinstance(value, (list, tuple, set, frozenset)):
@@ -55,16 +89,11 @@ class Settings:
 
     @property
     def FORWARDED_HEADER(self) -> str:
-        """The header the trusted proxies write: ``"X-Forwarded-For"`` (default) or ``"Forwarded"`` (RFC 7239).
-
-        Only one is read: a proxy that writes one passes the other through from the client untouched.
-        """
-        return str(_setting("QSESSIONS_FORWARDED_HEADER", "X-Forwarded-For"))
+        return str(self.raw("FORWARDED_HEADER"))
 
     @property
     def CLIENT_IP_RESOLVER(self) -> Callable[[Any], str | None] | None:
-        """A callable(request) -> str | None (or its dotted path) that replaces the built-in resolution."""
-        value = _setting("QSESSIONS_CLIENT_IP_RESOLVER", None)
+        value = self.raw("CLIENT_IP_RESOLVER")
         if isinstance(value, str):
             resolved: Callable[[Any], str | None] = import_string(value)
             return resolved
@@ -72,34 +101,28 @@ class Settings:
 
     @property
     def IP_STORAGE(self) -> IPStorage:
-        """``"full"`` (default), ``"truncated"`` (IPv4 /24, IPv6 /48) or ``"none"``."""
-        return _setting("QSESSIONS_IP_STORAGE", "full")  # type: ignore[no-any-return]
+        return self.raw("IP_STORAGE")  # type: ignore[no-any-return]
 
     @property
     def STORE_USER_AGENT(self) -> bool:
-        """Whether the user agent is stored at all (default True)."""
-        return bool(_setting("QSESSIONS_STORE_USER_AGENT", True))
+        return bool(self.raw("STORE_USER_AGENT"))
 
     @property
     def CLIENT_HINTS(self) -> bool:
-        """Whether to ask browsers for User-Agent Client Hints (Accept-CH) and store them (default False)."""
-        return bool(_setting("QSESSIONS_CLIENT_HINTS", False))
+        return bool(self.raw("CLIENT_HINTS"))
 
     @property
     def ACTIVITY_INTERVAL(self) -> int:
-        """Seconds between two writes of a session's last activity (default 60)."""
-        return int(_setting("QSESSIONS_ACTIVITY_INTERVAL", 60))
+        return int(self.raw("ACTIVITY_INTERVAL"))
 
     @property
     def MAX_SESSIONS_PER_USER(self) -> int | None:
-        """At most this many sessions per user; a new login revokes the least recently active (default None)."""
-        value = _setting("QSESSIONS_MAX_SESSIONS_PER_USER", None)
+        value = self.raw("MAX_SESSIONS_PER_USER")
         return None if value is None else int(value)
 
     @property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
-        """Sign out a user's other sessions when their password changes (default True)."""
-        return bool(_setting("QSESSIONS_REVOKE_ON_PASSWORD_CHANGE", True))
+        return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
 
 
-settings = Settings()
+conf = QSessionsConf()

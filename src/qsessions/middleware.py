@@ -1,4 +1,4 @@
-"""SessionMiddleware: Django's, handing the client's IP, user agent and client hints to the session store."""
+"""SessionMiddleware: Django's, handing the request's client (qsessions.client.Client) to the session store."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessio
 from django.http import HttpRequest, HttpResponse
 
 from qsessions.backends.db import SessionStore
-from qsessions.client import CLIENT_HINT_HEADERS, resolve_client_hints, resolve_client_ip, resolve_user_agent
-from qsessions.conf import settings as qsessions_settings
+from qsessions.client import CLIENT_HINT_HEADERS, Client
+from qsessions.conf import conf
 from qsessions.policies import current_session
 
 # Asked for with Accept-CH when QSESSIONS_CLIENT_HINTS is on. Sec-CH-UA-Platform and -Mobile are sent
@@ -23,10 +23,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     SessionStore: type[SessionStore]  # type: ignore[assignment]
 
     def process_request(self, request: HttpRequest) -> None:
-        session = self.SessionStore(session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-        session.bind_client(
-            lambda: (resolve_user_agent(request), resolve_client_ip(request), resolve_client_hints(request))
-        )
+        session = self.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME), client=Client(request))
         request.session = session
         current_session.set(session)
 
@@ -43,7 +40,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             session.touch()
         current_session.set(None)
         response = super().process_response(request, response)
-        if qsessions_settings.CLIENT_HINTS and qsessions_settings.STORE_USER_AGENT and "Accept-CH" not in response:
+        if conf.CLIENT_HINTS and conf.STORE_USER_AGENT and "Accept-CH" not in response:
             # No Vary: the response does not change with the hints, they are only recorded. No Critical-CH:
             # it would make the browser retry the first request just to record a detail a request later.
             response["Accept-CH"] = ACCEPT_CH

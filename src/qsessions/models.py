@@ -8,6 +8,7 @@ from functools import cached_property
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, cast
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
@@ -16,15 +17,17 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qsessions import cache as session_cache
 from qsessions import devices, geo
 
 if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
     from ua_parser import Result
-
-    from qsessions.backends.db import SessionStore
 
 # Deleting by primary key in chunks keeps every statement well inside every database's parameter limit.
 DELETE_CHUNK_SIZE = 10_000
+# Expired sessions are deleted this many at a time (clearsessions).
+CLEAR_EXPIRED_BATCH_SIZE = 5_000
 
 
 def make_public_id(session_key: str) -> str:
@@ -54,10 +57,28 @@ def user_id_from_session_data(data: dict[str, Any]) -> Any:
         return None
 
 
-def delete_sessions_by_key(keys: list[str], using: str | None = None) -> tuple[int, dict[str, int]]:
-    """Delete these sessions from the database (in chunks), then from the session cache.
+def owner_exists(user_id: Any, using: str) -> bool:
+    """Whether the user ``user_id`` exists (``None``, no owner, is always a valid owner)."""
+    if user_id is None:
+        return True
+    from django.contrib.auth import get_user_model
 
-    Returns what ``QuerySet.delete()`` returns.
+    return bool(get_user_model()._base_manager.using(using).filter(pk=user_id).exists())
+
+
+def _seconds_left(expire_dates: list[Any]) -> float | None:
+    latest = max((d for d in expire_dates if d is not None), default=None)
+    return None if latest is None else (latest - timezone.now()).total_seconds()
+
+
+def delete_sessions_by_key(
+    keys: list[str], using: str | None = None, seconds_left: float | None = None, *, own_cache: bool = False
+) -> tuple[int, dict[str, int]]:
+    """Delete these sessions from the database (in chunks), then make the session cache refuse them.
+
+    ``seconds_left``: the longest remaining lifetime among them, when known. ``own_cache``: the caller is a
+    caching store, whose cache is evicted whatever engine is configured. Returns what ``QuerySet.delete()``
+    returns.
     """
     total = 0
     per_model: dict[str, int] = {}
@@ -67,7 +88,7 @@ def delete_sessions_by_key(keys: list[str], using: str | None = None) -> tuple[i
         total += deleted
         for label, count in counts.items():
             per_model[label] = per_model.get(label, 0) + count
-    Session.get_session_store_class().evict_cached(keys, using=base.db)
+    session_cache.evict(keys, seconds_left=seconds_left, always=own_cache)
     return total, per_model
 
 
@@ -84,14 +105,34 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete the sessions from the database and from the session cache."""
-        if not Session.get_session_store_class().caches_sessions:
+        if not session_cache.sessions_are_cached():
             return super().delete()
         # Delete exactly the sessions whose keys were read, so that every row removed from the
         # database is also removed from the cache, even if new rows match the filter meanwhile.
-        return delete_sessions_by_key(list(self.values_list("pk", flat=True)), using=self.db)
+        rows = list(self.values_list("pk", "expire_date"))
+        keys = [key for key, _ in rows]
+        return delete_sessions_by_key(keys, using=self.db, seconds_left=_seconds_left([e for _, e in rows]))
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def delete_expired(self) -> int:
+        """Delete expired sessions in batches, from the database and the cache; return how many.
+
+        Batches keep clearsessions from holding a long lock or loading millions of keys into memory.
+        """
+        now = timezone.now()
+        total = 0
+        while True:
+            keys = list(self.filter(expire_date__lt=now).values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE])
+            if not keys:
+                return total
+            total += Session._base_manager.using(self.db).filter(pk__in=keys).delete()[0]
+            # Refused by their expiry already: their cache entries are dropped, not marked revoked.
+            session_cache.forget(keys)
+
+    async def adelete_expired(self) -> int:
+        return await sync_to_async(self.delete_expired)()
 
 
 class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type: ignore[misc]
@@ -100,7 +141,7 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
     def save(self, session_key: str, session_dict: dict[str, Any], expire_date: Any) -> Session:
         """Django's ``SessionManager.save``, keeping the owner in step and ``created_at`` intact."""
         if not session_dict:
-            self.filter(pk=session_key).delete()
+            delete_sessions_by_key([session_key], using=self.db)
             return cast(Session, self.model(session_key=session_key, expire_date=expire_date))
         fields = {
             "session_data": self.encode(session_dict),
@@ -109,7 +150,7 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
         }
         updated = self.filter(pk=session_key).update(updated_at=timezone.now(), **fields)
         if updated:
-            Session.get_session_store_class().evict_cached([session_key], using=self.db)
+            session_cache.forget([session_key])  # the next read takes the new data from the database
             return cast(Session, self.model(session_key=session_key, **fields))
         return cast(Session, self.create(session_key=session_key, created_at=timezone.now(), **fields))
 
@@ -136,15 +177,14 @@ class Session(AbstractBaseSession):
         indexes = [models.Index(fields=["user", "expire_date"], name="qsessions_user_expiry_idx")]
 
     @classmethod
-    def get_session_store_class(cls) -> type[SessionStore]:
-        """The configured engine's store when it is a qsessions engine, else the database store."""
-        from qsessions.backends.db import SessionStore as DatabaseStore
+    def get_session_store_class(cls) -> type[SessionBase]:
+        """The configured engine's store (encoding and decoding session data are the same in every engine)."""
+        store_class: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
+        return store_class
 
-        engine = import_module(settings.SESSION_ENGINE)
-        store_class = getattr(engine, "SessionStore", None)
-        if isinstance(store_class, type) and issubclass(store_class, DatabaseStore):
-            return store_class
-        return DatabaseStore
+    def __str__(self) -> str:
+        # Never the key: it is a bearer credential, and str() ends up in logs and the admin's history.
+        return self.public_id or (make_public_id(self.session_key) if self.session_key else "")
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The key never changes, so neither does its public id: computed for writes that store it.
@@ -157,7 +197,7 @@ class Session(AbstractBaseSession):
         """Delete the session from the database, then from the session cache."""
         key = self.session_key  # Django clears the primary key of a deleted instance
         result = super().delete(using=using, keep_parents=keep_parents)
-        self.get_session_store_class().evict_cached([key], using=using or self._state.db)
+        session_cache.evict([key], seconds_left=_seconds_left([self.expire_date]))
         return result
 
     @property

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import F
 from django.http import HttpRequest
 
-from qsessions.conf import settings as qsessions_settings
+from qsessions.conf import conf
 from qsessions.models import Session
 from qsessions.revocation import REASON_LIMIT, REASON_PASSWORD_CHANGE, revoke_all, revoke_sessions
 
@@ -32,7 +32,7 @@ def enforce_session_limit(user: Any, request: HttpRequest | None = None) -> int:
 
     The session of ``request`` (the one signing in) always stays. Returns how many were revoked.
     """
-    limit = qsessions_settings.MAX_SESSIONS_PER_USER
+    limit = conf.MAX_SESSIONS_PER_USER
     if limit is None:
         return 0
     keep = _current_key(request)
@@ -53,6 +53,6 @@ def revoke_after_password_change(user: Any, request: HttpRequest | None = None) 
     The current session is kept so that ``update_session_auth_hash`` can keep its user signed in; without
     that call, Django signs it out on its next request, as always.
     """
-    if not qsessions_settings.REVOKE_ON_PASSWORD_CHANGE:
+    if not conf.REVOKE_ON_PASSWORD_CHANGE:
         return 0
     return revoke_all(user, REASON_PASSWORD_CHANGE, keep=_current_key(request), request=request)

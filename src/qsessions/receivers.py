@@ -9,7 +9,9 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils import timezone
 
+from qsessions import cache as session_cache
 from qsessions import policies
 from qsessions.backends.db import SessionStore
 from qsessions.models import Session
@@ -22,16 +24,18 @@ _KEYS_ATTRIBUTE = "_qsessions_session_keys"
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="qsessions.remember_user_sessions")
 def remember_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
     """The database deletes a user's sessions by CASCADE, without telling the cache: note their keys."""
-    if Session.get_session_store_class().caches_sessions:
-        keys = list(Session._base_manager.using(using).filter(user=instance).values_list("pk", flat=True))
-        setattr(instance, _KEYS_ATTRIBUTE, keys)
+    if session_cache.sessions_are_cached():
+        rows = list(Session._base_manager.using(using).filter(user=instance).values_list("pk", "expire_date"))
+        setattr(instance, _KEYS_ATTRIBUTE, rows)
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="qsessions.evict_user_sessions")
 def evict_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
-    keys = instance.__dict__.pop(_KEYS_ATTRIBUTE, None)
-    if keys:
-        Session.get_session_store_class().evict_cached(keys, using=using)
+    rows = instance.__dict__.pop(_KEYS_ATTRIBUTE, None)
+    if rows:
+        latest = max(expire_date for _, expire_date in rows)
+        seconds_left = (latest - timezone.now()).total_seconds()
+        session_cache.evict([key for key, _ in rows], seconds_left=seconds_left)
 
 
 @receiver(user_logged_in, dispatch_uid="qsessions.trust_logged_in_owner")
@@ -39,7 +43,7 @@ def trust_logged_in_owner(sender: Any, request: Any, user: Any, **kwargs: Any) -
     """The user just authenticated exists: saving the session need not check it again."""
     session = getattr(request, "session", None)
     if isinstance(session, SessionStore):
-        session.trust_owner(user.pk)
+        session.trusted_owner = user.pk
 
 
 @receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")

@@ -1,74 +1,58 @@
-"""Database-backed sessions that record their owner, client IP, user agent and creation time."""
+"""Database-backed sessions that record their owner, client IP, user agent and creation time.
+
+Django's database store, plus the row's extra columns and the ``created_at`` that a new key carries over.
+The store persists; the request's client comes from the middleware (``qsessions.client.Client``),
+deletions and cache eviction go through ``qsessions.models``.
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
-from django.db import DatabaseError, IntegrityError, router, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
+from qsessions.cache import SessionRow
 from qsessions.client import (
+    AnyClient,
+    GivenClient,
     client_hints_for_storage,
     client_ip_for_storage,
     merge_client_hints,
     user_agent_for_storage,
 )
-from qsessions.conf import settings as qsessions_settings
+from qsessions.conf import conf
+from qsessions.models import Session, delete_sessions_by_key, make_public_id, owner_exists, user_id_from_session_data
 from qsessions.signals import session_client_changed, session_created
 
-if TYPE_CHECKING:
-    from qsessions.models import Session
-
-# Columns written when an existing session is saved. ``created_at`` and ``public_id`` are absent on
-# purpose: they are set once, by the INSERT, and never need to be read back before an UPDATE.
-UPDATE_FIELDS = (
+# The columns a request reads: everything but what only pages and the admin show.
+ROW_COLUMNS = (
     "session_data",
-    "expire_date",
-    "user",
-    "user_agent",
+    "user_id",
     "ip",
+    "user_agent",
     "client_hints",
-    "updated_at",
+    "created_at",
     "last_activity",
+    "expire_date",
 )
-
-# Expired sessions are deleted this many at a time, so that clearsessions never holds a long lock
-# nor loads millions of keys into memory.
-CLEAR_EXPIRED_BATCH_SIZE = 5_000
-
-_Value = TypeVar("_Value")
+# Session keys are drawn from VALID_KEY_CHARS; the column holds 40 characters. Anything else in a cookie
+# (a NUL byte, 10 KB) is no session, decided before any query.
+MAX_KEY_LENGTH = 40
 
 
-class _ClientValue(Generic[_Value]):
-    """A client attribute of a store: resolved from the bound request when first read or written, and
-    kept in the form the privacy settings allow to be stored (``for_storage``), ``None`` when unknown."""
+def _timestamp(value: datetime.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
-    def __init__(self, for_storage: Callable[[Any], _Value | None]) -> None:
-        self.for_storage = for_storage
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.attribute = f"_{name}"
-
-    @overload
-    def __get__(self, store: None, owner: type) -> _ClientValue[_Value]: ...
-    @overload
-    def __get__(self, store: SessionStore, owner: type) -> _Value | None: ...
-    def __get__(self, store: SessionStore | None, owner: type) -> _ClientValue[_Value] | _Value | None:
-        if store is None:
-            return self
-        store._resolve_client()
-        value: _Value | None = getattr(store, self.attribute)
-        return value
-
-    def __set__(self, store: SessionStore, value: Any) -> None:
-        store._resolve_client()
-        setattr(store, self.attribute, None if value is None else self.for_storage(value))
+def _datetime(value: float | None) -> datetime.datetime | None:
+    return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
 
 
 class SessionStore(DjangoDatabaseStore):
@@ -77,25 +61,15 @@ class SessionStore(DjangoDatabaseStore):
     # Whether this engine keeps a copy of sessions in the cache (see qsessions.backends.cached_db).
     caches_sessions: ClassVar[bool] = False
 
-    # The client, in the form the privacy settings allow to be stored; None: unknown, keep what is stored.
-    ip = _ClientValue(client_ip_for_storage)
-    user_agent = _ClientValue(user_agent_for_storage)
-    client_hints = _ClientValue(client_hints_for_storage)
-
     if TYPE_CHECKING:  # Django's internals that django-stubs does not declare, as this class uses them
         model: type[Session]
         _session: dict[str, Any]
         _session_cache: dict[str, Any]
-        _ip: str | None  # behind the ip, user_agent and client_hints descriptors
-        _user_agent: str | None
-        _client_hints: dict[str, Any] | None
 
         def _get_session(self, no_load: bool = False) -> dict[str, Any]: ...
         async def _aget_session(self, no_load: bool = False) -> dict[str, Any]: ...
         def _get_or_create_session_key(self) -> str: ...
         async def _aget_or_create_session_key(self) -> str: ...
-        def _get_session_from_db(self) -> Session | None: ...
-        async def _aget_session_from_db(self) -> Session | None: ...
 
     def __init__(
         self,
@@ -103,71 +77,71 @@ class SessionStore(DjangoDatabaseStore):
         user_agent: str | None = None,
         ip: str | None = None,
         client_hints: dict[str, Any] | None = None,
+        *,
+        client: AnyClient | None = None,
     ) -> None:
         super().__init__(session_key)
-        # ``None`` means "not known for this request": a save then keeps what the session has stored.
-        self._client_source: Callable[[], tuple[Any, Any, Any]] | None = None
-        self.user_agent, self.ip, self.client_hints = user_agent, ip, client_hints
-        self._created_at: datetime.datetime | None = None
+        if client is None and (user_agent is not None or ip is not None or client_hints is not None):
+            client = GivenClient(user_agent, ip, client_hints)
+        # The client of this request; None: not known (code using a store), keep what is stored.
+        self.client = client
+        # What the stored row says, once this store has read or written it.
+        self.row: SessionRow | None = None
+        # The user django.contrib.auth logged in on this request: known to exist.
+        self.trusted_owner: Any = None
         self._carried_created_at: datetime.datetime | None = None
-        # Owners known to exist: the stored one, and the user that logged in on this request. Any other
-        # owner named in the data is checked before it is written (see _write).
-        self._known_owner_ids: set[Any] = set()
-        self._stored_owner_id: Any = None  # the owner in the row as last read or written
-        # What the stored row says, once this store has read or written it (None: it has not).
-        self._stored_client: tuple[str | None, str | None] | None = None
-        self._last_activity: datetime.datetime | None = None
-        self._expire_date: datetime.datetime | None = None
-
-    # -- the client, resolved when first needed ----------------------------------------------------------
-
-    def bind_client(self, source: Callable[[], tuple[Any, Any, Any]]) -> None:
-        """Take the client (user agent, IP, client hints) from ``source()`` when the session first needs it.
-
-        The middleware binds the request this way, so a request that never loads nor saves its session
-        (most anonymous requests) never pays for resolving its client.
-        """
-        self._client_source = source
-
-    def _resolve_client(self) -> None:
-        source, self._client_source = self._client_source, None
-        if source is not None:  # cleared first: the setters below resolve nothing more
-            self.user_agent, self.ip, self.client_hints = source()
-
-    def trust_owner(self, user_id: Any) -> None:
-        """Record that ``user_id`` exists (django.contrib.auth just logged that user in)."""
-        self._known_owner_ids.add(user_id)
-
-    def _remember_owner(self, user_id: Any) -> None:
-        """The row's owner (possibly None even if the data names a user that no longer exists)."""
-        self._stored_owner_id = user_id
-        self._known_owner_ids.add(user_id)
+        self._drawn_key: str | None = None
 
     @classmethod
-    def get_model_class(cls) -> Any:
-        from qsessions.models import Session
-
+    def get_model_class(cls) -> type[Session]:
         return Session
 
-    # -- cache hooks, no-ops here; cached_db fills them in ---------------------------------------------
-
-    @classmethod
-    def evict_cached(cls, session_keys: list[str], using: str | None = None) -> None:
-        """Remove these sessions from the session cache, if this engine has one."""
-
-    @classmethod
-    async def aevict_cached(cls, session_keys: list[str]) -> None:
-        """See evict_cached()."""
-
-    # -- new keys ------------------------------------------------------------------------------------------
+    def _validate_session_key(self, key: Any) -> bool:
+        return isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isalnum()
 
     def _get_new_session_key(self) -> str:
         # Django first asks the database whether a random key is free; the INSERT that follows already
         # refuses a duplicate (CreateError, and create() draws again), so that query is skipped.
-        return get_random_string(32, VALID_KEY_CHARS)
+        self._drawn_key = get_random_string(32, VALID_KEY_CHARS)
+        return self._drawn_key
 
     async def _aget_new_session_key(self) -> str:
         return self._get_new_session_key()
+
+    # -- the client ----------------------------------------------------------------------------------------
+
+    def _client_to_store(self) -> tuple[str | None, str | None, dict[str, Any] | None]:
+        """IP, user agent and client hints to write: the client's, else what is stored, as privacy allows."""
+        row, client = self.row, self.client
+        ip = user_agent = hints = None
+        if row is not None:
+            ip = None if row.ip is None else client_ip_for_storage(row.ip)
+            user_agent = None if row.user_agent is None else user_agent_for_storage(row.user_agent)
+            hints = client_hints_for_storage(row.client_hints)
+        if client is not None:
+            ip = client.ip if client.ip is not None else ip
+            user_agent = client.user_agent if client.user_agent is not None else user_agent
+            hints = merge_client_hints(hints, client.client_hints)
+        return ip, user_agent, hints
+
+    def _client_differs(self, row: SessionRow) -> bool:
+        client = self.client
+        if client is not None and row.client_hints is None and client.sends(row.ip, row.user_agent):
+            return False  # the request sends exactly what is stored: nothing to parse
+        return self._client_to_store() != (row.ip, row.user_agent, row.client_hints)
+
+    @property
+    def ip(self) -> str | None:
+        """The IP address this session stores (or will store on its next write)."""
+        return self._client_to_store()[0]
+
+    @property
+    def user_agent(self) -> str | None:
+        return self._client_to_store()[1]
+
+    @property
+    def client_hints(self) -> dict[str, Any] | None:
+        return self._client_to_store()[2]
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -178,208 +152,234 @@ class SessionStore(DjangoDatabaseStore):
         data.pop(USER_AGENT_SESSION_KEY, None)
         return data
 
-    def _remember_stored(
-        self,
-        ip: str | None,
-        user_agent: str | None,
-        created_at: datetime.datetime | None,
-        client_hints: Any = None,
-    ) -> None:
-        """Take in what the stored session says about its client; a changed client makes it modified."""
-        self._created_at = created_at
-        self._stored_client = (ip, user_agent)  # compared with the client when the row is written
-        self._resolve_client()
-        self._ip = self._merge_stored(self._ip, ip, client_ip_for_storage)
-        self._user_agent = self._merge_stored(self._user_agent, user_agent, user_agent_for_storage)
-        if client_hints is not None or self._client_hints is not None:
-            hints = merge_client_hints(client_hints_for_storage(client_hints), self._client_hints)
-            if hints != client_hints:
-                self.modified = True
-            self._client_hints = hints
+    def _row_query(self) -> Any:
+        return (
+            self.model._base_manager.filter(session_key=self.session_key, expire_date__gt=timezone.now())
+            .values_list(*ROW_COLUMNS)
+            .order_by()[:1]
+        )
 
-    def _merge_stored(self, current: _Value | None, stored: Any, for_storage: Callable[[Any], _Value | None]) -> Any:
-        """This request's value (already in stored form) against the stored one, compared in stored form.
+    def _fetch_row(self) -> tuple[Any, ...] | None:
+        if self.session_key is None:
+            return None
+        rows = list(self._row_query())
+        return rows[0] if rows else None
 
-        A value stored under other privacy settings (a full IP, now truncated or not kept) is rewritten once.
-        """
-        kept = None if stored is None else for_storage(stored)
-        if kept != stored or (current is not None and current != kept):
-            self.modified = True
-        return kept if current is None else current
+    async def _afetch_row(self) -> tuple[Any, ...] | None:
+        if self.session_key is None:
+            return None
+        rows = [row async for row in self._row_query()]
+        return rows[0] if rows else None
 
-    def _data_from_row(self, row: Session | None) -> dict[str, Any]:
-        if row is None:
+    def _take_row(self, values: tuple[Any, ...] | None) -> dict[str, Any]:
+        """The session data of a row read from the database (``None``: there is no such session)."""
+        if values is None:
+            self._session_key = None  # as Django does: a later write creates a new session
             return {}
-        self._remember_stored(row.ip, row.user_agent, row.created_at, row.client_hints)
-        self._remember_owner(row.user_id)
-        self._remember_activity(row.last_activity, row.expire_date)
-        return self.decode(row.session_data)
+        data, user_id, ip, user_agent, hints, created_at, last_activity, expire_date = values
+        self._take_stored(
+            SessionRow(
+                user_id,
+                ip,
+                user_agent,
+                hints if isinstance(hints, dict) else None,
+                _timestamp(created_at),
+                _timestamp(last_activity),
+                _timestamp(expire_date),
+            )
+        )
+        return self.decode(data)
 
-    def _remember_activity(
-        self, last_activity: datetime.datetime | None, expire_date: datetime.datetime | None
-    ) -> None:
-        self._last_activity = last_activity
-        self._expire_date = expire_date
+    def _take_stored(self, row: SessionRow) -> None:
+        """Take in what the stored row says; a client other than the stored one makes the session modified."""
+        self.row = row
+        if self._client_differs(row):
+            self.modified = True
 
     def load(self) -> dict[str, Any]:
-        return self._data_from_row(self._get_session_from_db())
+        return self._take_row(self._fetch_row())
 
     async def aload(self) -> dict[str, Any]:
-        return self._data_from_row(await self._aget_session_from_db())
+        return self._take_row(await self._afetch_row())
 
     # -- writing -----------------------------------------------------------------------------------------
 
-    def _build_instance(self, session_key: str, data: dict[str, Any], expire_date: datetime.datetime) -> Session:
-        from qsessions.models import user_id_from_session_data
+    def _owner_to_store(self, data: dict[str, Any], using: str) -> Any:
+        """The owner named in the data, if it exists; else no owner.
 
-        return self.model(
-            session_key=session_key,
-            session_data=self.encode(data),
-            expire_date=expire_date,
-            user_id=user_id_from_session_data(data),
-            user_agent=self.user_agent,
-            ip=self.ip,
-            client_hints=self.client_hints,
-        )
+        An owner that does not exist (deleted meanwhile, or a bogus id put in the data) would violate the
+        foreign key, on some databases only at commit, far from here. django.contrib.auth treats such a
+        session as anonymous, so it is stored without an owner. The stored owner and the user who just
+        logged in are known to exist: only another one costs a query.
+        """
+        user_id = user_id_from_session_data(data)
+        if user_id is None or user_id == self.trusted_owner or (self.row is not None and user_id == self.row.user_id):
+            return user_id
+        return user_id if owner_exists(user_id, using) else None
 
     def create_model_instance(self, data: dict[str, Any]) -> Session:
-        return self._build_instance(self._get_or_create_session_key(), data, self.get_expiry_date())
+        ip, user_agent, hints = self._client_to_store()
+        using = router.db_for_write(self.model)
+        return self.model(
+            session_key=self._get_or_create_session_key(),
+            session_data=self.encode(data),
+            expire_date=self.get_expiry_date(),
+            user_id=self._owner_to_store(data, using),
+            user_agent=user_agent,
+            ip=ip,
+            client_hints=hints,
+        )
 
     async def acreate_model_instance(self, data: dict[str, Any]) -> Session:
-        return self._build_instance(await self._aget_or_create_session_key(), data, await self.aget_expiry_date())
+        return await sync_to_async(self.create_model_instance)(data)
 
-    def _write(self, obj: Session, must_create: bool) -> None:
-        """INSERT (``must_create``) or UPDATE the session row, with Django's CreateError/UpdateError contract."""
-        now = timezone.now()
-        obj.last_activity = now
-        if must_create:
-            obj.created_at = self._carried_created_at or now
+    def _insert(self, data: dict[str, Any]) -> None:
+        obj = self.create_model_instance(data)
+        obj.last_activity = now = timezone.now()
+        obj.created_at = self._carried_created_at or now
         using = router.db_for_write(self.model, instance=obj)
-        # An owner that does not exist (deleted meanwhile, or a bogus id put in the data) would violate
-        # the foreign key, on some databases only at commit, far from here. django.contrib.auth treats
-        # such a session as anonymous, so it is stored without an owner.
-        if obj.user_id not in self._known_owner_ids and not self._user_exists(obj.user_id, using):
-            obj.user_id = None
         try:
             with transaction.atomic(using=using):
-                if must_create:
-                    obj.save(force_insert=True, using=using)
-                else:
-                    obj.save(force_update=True, update_fields=UPDATE_FIELDS, using=using)
+                obj.save(force_insert=True, using=using)
         except IntegrityError:
-            if must_create:
-                raise CreateError from None
-            raise
-        except DatabaseError:
-            if not must_create:
-                raise UpdateError from None
-            raise
-        self._remember_owner(obj.user_id)
-        if must_create:
-            self._created_at = obj.created_at
-        self._remember_activity(obj.last_activity, obj.expire_date)
-        self._send_write_signals(obj, must_create)
+            raise CreateError from None
+        self.row = SessionRow(
+            obj.user_id,
+            obj.ip,
+            obj.user_agent,
+            obj.client_hints,
+            _timestamp(obj.created_at),
+            now.timestamp(),
+            obj.expire_date.timestamp(),
+        )
+        session_created.send(sender=Session, session=obj, request=None)
 
-    def _send_write_signals(self, obj: Session, must_create: bool) -> None:
-        stored, self._stored_client = self._stored_client, (obj.ip, obj.user_agent)
-        if must_create:
-            session_created.send(sender=type(obj), session=obj, request=None)
-            return
-        old_ip, old_user_agent = stored or (None, None)
-        # A client first seen now (nothing stored before) is no change; a different one is.
-        ip_changed = old_ip is not None and obj.ip is not None and old_ip != obj.ip
-        agent_changed = old_user_agent is not None and obj.user_agent is not None and old_user_agent != obj.user_agent
-        if ip_changed or agent_changed:
-            if obj.public_id is None:  # an UPDATE does not write it; receivers identify sessions by it
-                from qsessions.models import make_public_id
-
-                obj.public_id = make_public_id(obj.session_key)
-            session_client_changed.send(
-                sender=type(obj),
-                session=obj,
-                old_ip=old_ip,
-                new_ip=obj.ip,
-                old_user_agent=old_user_agent,
-                new_user_agent=obj.user_agent,
-                request=None,
+    def _update(self, data: dict[str, Any]) -> None:
+        """One UPDATE of the row; the client's columns only when they change."""
+        key = self._get_or_create_session_key()
+        using = router.db_for_write(self.model)
+        now = timezone.now()
+        expire_date = self.get_expiry_date()
+        ip, user_agent, hints = self._client_to_store()
+        before = self.row
+        fields: dict[str, Any] = {
+            "session_data": self.encode(data),
+            "expire_date": expire_date,
+            "user_id": self._owner_to_store(data, using),
+            "updated_at": now,
+            "last_activity": now,
+        }
+        if before is None:  # nothing known of the row: write what is known of the client, keep the rest
+            fields.update(
+                (name, value)
+                for name, value in (("ip", ip), ("user_agent", user_agent), ("client_hints", hints))
+                if value is not None
             )
+        elif (ip, user_agent, hints) != (before.ip, before.user_agent, before.client_hints):
+            fields.update(ip=ip, user_agent=user_agent, client_hints=hints)
+        if not self.model._base_manager.using(using).filter(pk=key).update(**fields):
+            raise UpdateError  # deleted meanwhile (signed out elsewhere, revoked): never resurrect it
+        self.row = SessionRow(
+            fields["user_id"],
+            fields.get("ip", before and before.ip),
+            fields.get("user_agent", before and before.user_agent),
+            fields.get("client_hints", before and before.client_hints),
+            before and before.created_at,
+            now.timestamp(),
+            expire_date.timestamp(),
+        )
+        if before is not None:
+            self._report_client_change(key, before, self.row)
 
-    def _user_exists(self, user_id: Any, using: str) -> bool:
-        if user_id is None:
-            return True  # no owner is always valid
-        from django.contrib.auth import get_user_model
+    def _report_client_change(self, key: str, before: SessionRow, after: SessionRow) -> None:
+        # A client first seen now (nothing stored before) is no change; a different one is.
+        ip_changed = before.ip is not None and after.ip is not None and before.ip != after.ip
+        agent_changed = (
+            before.user_agent is not None and after.user_agent is not None and before.user_agent != after.user_agent
+        )
+        if not (ip_changed or agent_changed) or not session_client_changed.has_listeners(Session):
+            return
+        session = Session(
+            session_key=key,
+            public_id=make_public_id(key),
+            user_id=after.user_id,
+            ip=after.ip,
+            user_agent=after.user_agent,
+            client_hints=after.client_hints,
+            created_at=_datetime(after.created_at),
+            last_activity=_datetime(after.last_activity),
+            expire_date=_datetime(after.expire_date) or timezone.now(),
+        )
+        session_client_changed.send(
+            sender=Session,
+            session=session,
+            old_ip=before.ip,
+            new_ip=after.ip,
+            old_user_agent=before.user_agent,
+            new_user_agent=after.user_agent,
+            request=None,
+        )
 
-        return get_user_model()._base_manager.using(using).filter(pk=user_id).exists()
+    def _write(self, must_create: bool) -> None:
+        data = self._get_session(no_load=must_create)
+        if must_create:
+            self._insert(data)
+        else:
+            self._update(data)
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
-        self._write(self.create_model_instance(data), must_create)
+        self._write(must_create)
 
     async def asave(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return await self.acreate()
-        data = await self._aget_session(no_load=must_create)
-        obj = await self.acreate_model_instance(data)
+        await self._aget_session(no_load=must_create)
         # transaction.atomic() has no async form yet, so the write runs in a thread, as in Django.
-        from asgiref.sync import sync_to_async
-
-        await sync_to_async(self._write)(obj, must_create)
+        await sync_to_async(self._write)(must_create)
 
     # -- last activity ----------------------------------------------------------------------------------
 
     def activity_due(self) -> bool:
         """Whether this request should record the session's activity: it read a stored session whose last
         activity is older than QSESSIONS_ACTIVITY_INTERVAL (or unknown)."""
-        if self._stored_client is None or self.session_key is None:
+        row = self.row
+        if row is None or self.session_key is None:
             return False
-        if self._last_activity is None:
-            return True
-        interval = datetime.timedelta(seconds=qsessions_settings.ACTIVITY_INTERVAL)
-        return timezone.now() - self._last_activity >= interval
+        return row.last_activity is None or timezone.now().timestamp() - row.last_activity >= conf.ACTIVITY_INTERVAL
+
+    def _record_activity(self) -> bool:
+        now = timezone.now()
+        using = router.db_for_write(self.model)
+        updated = self.model._base_manager.using(using).filter(pk=self.session_key).update(last_activity=now)
+        if updated and self.row is not None:
+            self.row = self.row._replace(last_activity=now.timestamp())
+        return bool(updated)
 
     def touch(self) -> bool:
         """Record that the session is in use, when due: one UPDATE of ``last_activity`` and nothing else.
 
         Returns whether the row was updated (``False`` when not due, or when the session is gone).
         """
-        if not self.activity_due():
-            return False
-        now = timezone.now()
-        using = router.db_for_write(self.model)
-        updated = self.model._base_manager.using(using).filter(pk=self.session_key).update(last_activity=now)
-        if updated:
-            self._last_activity = now
-        return bool(updated)
+        return self.activity_due() and self._record_activity()
 
     async def atouch(self) -> bool:
         """See touch()."""
-        if not self.activity_due():
-            return False
-        now = timezone.now()
-        updated = await self.model._base_manager.filter(pk=self.session_key).aupdate(last_activity=now)
-        if updated:
-            self._last_activity = now
-        return bool(updated)
+        return self.activity_due() and await sync_to_async(self._record_activity)()
 
     # -- new keys keep the session's creation time ------------------------------------------------------
 
-    def _stored_created_at(self, session_key: str) -> datetime.datetime | None:
-        if self._created_at is not None:
-            return self._created_at
+    def _created_at_of(self, session_key: str) -> datetime.datetime | None:
+        if self.row is not None:
+            return _datetime(self.row.created_at)
         return self.model._base_manager.filter(pk=session_key).values_list("created_at", flat=True).first()
-
-    async def _astored_created_at(self, session_key: str) -> datetime.datetime | None:
-        if self._created_at is not None:
-            return self._created_at
-        return await self.model._base_manager.filter(pk=session_key).values_list("created_at", flat=True).afirst()
 
     def cycle_key(self) -> None:
         """Move the session to a new key (as login does), keeping its data and its creation time."""
         data = self._session
         key = self.session_key
-        self._carried_created_at = self._stored_created_at(key) if key else None
+        self._carried_created_at = self._created_at_of(key) if key else None
         try:
             self.create()
         finally:
@@ -391,7 +391,7 @@ class SessionStore(DjangoDatabaseStore):
     async def acycle_key(self) -> None:
         data = await self._aget_session()
         key = self.session_key
-        self._carried_created_at = await self._astored_created_at(key) if key else None
+        self._carried_created_at = await sync_to_async(self._created_at_of)(key) if key else None
         try:
             await self.acreate()
         finally:
@@ -407,17 +407,13 @@ class SessionStore(DjangoDatabaseStore):
             if self.session_key is None:
                 return
             session_key = self.session_key
+        row = self.row if session_key == self.session_key else None
+        seconds_left = None if row is None or row.expire_date is None else row.expire_date - timezone.now().timestamp()
         using = router.db_for_write(self.model)
-        self.model._base_manager.using(using).filter(pk=session_key).delete()
-        self.evict_cached([session_key], using=using)
+        delete_sessions_by_key([session_key], using=using, seconds_left=seconds_left, own_cache=self.caches_sessions)
 
     async def adelete(self, session_key: str | None = None) -> None:
-        if session_key is None:
-            if self.session_key is None:
-                return
-            session_key = self.session_key
-        await self.model._base_manager.filter(pk=session_key).adelete()
-        await self.aevict_cached([session_key])
+        await sync_to_async(self.delete)(session_key)
 
     @classmethod
     def clear_expired(cls) -> None:
@@ -430,25 +426,8 @@ class SessionStore(DjangoDatabaseStore):
     @classmethod
     def delete_expired(cls) -> int:
         """Delete expired sessions in batches, from the database and the cache; return how many."""
-        manager = cls.get_model_class()._base_manager
-        now = timezone.now()
-        total = 0
-        while True:
-            keys = list(manager.filter(expire_date__lt=now).values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE])
-            if not keys:
-                return total
-            total += manager.filter(pk__in=keys).delete()[0]
-            cls.evict_cached(keys, using=manager.db)
+        return int(Session.objects.all().delete_expired())
 
     @classmethod
     async def adelete_expired(cls) -> int:
-        manager = cls.get_model_class()._base_manager
-        now = timezone.now()
-        total = 0
-        while True:
-            batch = manager.filter(expire_date__lt=now).values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE]
-            keys = [key async for key in batch]
-            if not keys:
-                return total
-            total += (await manager.filter(pk__in=keys).adelete())[0]
-            await cls.aevict_cached(keys)
+        return int(await Session.objects.all().adelete_expired())

@@ -263,7 +263,7 @@ class Command(BaseCommand):
         if database not in connections:
             raise CommandError(f"There is no database {database!r} in DATABASES.")
         source_name: str = options["source"]
-        store = Session.get_session_store_class()()
+        store = SessionStore()  # decodes the data: every engine's SessionStore does it alike
         source: TableSource | RedisCacheSource
         if source_name == REDIS_CACHE:
             if options["table"]:

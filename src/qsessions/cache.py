@@ -1,0 +1,284 @@
+"""The session cache of the cached_db engine: its entry format, tolerant calls, and eviction.
+
+An entry is ``(ENTRY_VERSION, data, row)``: the session data exactly as the application stored it, and
+apart from it what the session's row says (``SessionRow``), so that a cache hit costs no query. Entries
+written by django-qsessions 2.x and by qsessions before 3.0 (the data dict with reserved keys in it) are
+not trusted: the store reads the database once and replaces them.
+
+A revocation always wins. Removing a session leaves a *revocation mark* under a key of its own, which
+only revocations write and every read looks at (one ``get_many`` for both keys), and it outlives any entry
+of that session. A request that was using the session when it was revoked may still write the session's
+entry back (its read-through fill, its save or its activity write ran between the database and the
+cache), but the mark makes every later read refuse that entry.
+
+Every cache error is logged on Django's ``django.contrib.sessions`` logger and the request goes on
+without the cache: the database is the source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import import_module
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.core.signals import setting_changed
+
+# Cache keys: django-qsessions 2.x's prefix for entries, so that old entries are found (and replaced).
+KEY_PREFIX = "qsessions.q_cached_db"
+REVOKED_PREFIX = "qsessions.revoked."
+ENTRY_VERSION = 3
+# What an evicted entry holds until it expires (the revocation mark is what counts).
+REVOKED = "qsessions.revoked"
+# Marks outlive the entries they refuse by this margin (seconds).
+MARK_MARGIN = 300
+
+# Django logs cache failures of its cached_db engine here; operators already watch this logger.
+logger = logging.getLogger("django.contrib.sessions")
+
+
+class SessionRow(NamedTuple):
+    """What a session's row says besides its data. Times are POSIX timestamps (cheap to keep in a cache)."""
+
+    user_id: Any
+    ip: str | None
+    user_agent: str | None
+    client_hints: dict[str, Any] | None
+    created_at: float | None
+    last_activity: float | None
+    expire_date: float | None
+
+
+def entry_key(session_key: str) -> str:
+    return KEY_PREFIX + session_key
+
+
+def mark_key(session_key: str) -> str:
+    return REVOKED_PREFIX + session_key
+
+
+def make_entry(data: dict[str, Any], row: SessionRow) -> tuple[int, dict[str, Any], tuple[Any, ...]]:
+    return (ENTRY_VERSION, data, tuple(row))
+
+
+class Found(NamedTuple):
+    """A trusted entry."""
+
+    data: dict[str, Any]
+    row: SessionRow
+
+
+# What a lookup finds besides an entry: nothing, a revoked session, or an entry not to be trusted.
+MISSING = "missing"
+REVOKED_SESSION = "revoked"
+UNTRUSTED = "untrusted"
+
+
+def _is_time(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _is_owner(value: object) -> bool:
+    if value is None or isinstance(value, (int, str)):
+        return not isinstance(value, bool)
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def read_entry(value: object) -> Found | str:
+    """A cached value as a trusted entry, or why it is not one (MISSING, REVOKED_SESSION or UNTRUSTED)."""
+    if value is None:
+        return MISSING
+    if value == REVOKED:
+        return REVOKED_SESSION
+    if (
+        type(value) is tuple
+        and len(value) == 3
+        and value[0] == ENTRY_VERSION
+        and type(value[1]) is dict
+        and type(value[2]) is tuple
+        and len(value[2]) == 7
+    ):
+        row = SessionRow._make(value[2])
+        if (
+            _is_owner(row.user_id)
+            and (row.ip is None or type(row.ip) is str)
+            and (row.user_agent is None or type(row.user_agent) is str)
+            and (row.client_hints is None or type(row.client_hints) is dict)
+            and _is_time(row.created_at)
+            and _is_time(row.last_activity)
+            and _is_time(row.expire_date)
+        ):
+            return Found(value[1], row)
+    return UNTRUSTED
+
+
+def _lookup_result(session_key: str, values: dict[str, Any]) -> Found | str:
+    if values.get(mark_key(session_key)) is not None:
+        return REVOKED_SESSION
+    return read_entry(values.get(entry_key(session_key)))
+
+
+class SessionCache:
+    """The session cache's calls, each logging and swallowing the cache's errors."""
+
+    def __init__(self, cache: BaseCache | None = None) -> None:
+        self.cache = cache if cache is not None else caches[settings.SESSION_CACHE_ALIAS]
+
+    def _failed(self, action: str) -> None:
+        logger.warning("Error %s cache (%s)", action, self.cache, exc_info=True)
+
+    # -- sync ------------------------------------------------------------------------------------------
+
+    def lookup(self, session_key: str) -> Found | str:
+        """The session's entry, or MISSING (also when the cache fails), REVOKED_SESSION or UNTRUSTED."""
+        try:
+            values = self.cache.get_many([entry_key(session_key), mark_key(session_key)])
+        except Exception:
+            # Invalid keys (memcached rejects some) and unreachable servers alike: read the database.
+            self._failed("reading from")
+            return MISSING
+        return _lookup_result(session_key, values)
+
+    def store(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+        """Write the entry (after the row was written)."""
+        try:
+            self.cache.set(entry_key(session_key), entry, timeout)
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self.cache)
+            # A server that refuses the write (out of memory, value too large) still serves the previous
+            # entry: drop it, or it would win over the newer row just written to the database.
+            self.delete(session_key)
+
+    def fill(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+        """Add the entry after a miss; never overwrite one (a save that ran meanwhile wrote a newer one)."""
+        try:
+            self.cache.add(entry_key(session_key), entry, timeout)
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self.cache)
+
+    def delete(self, session_key: str) -> None:
+        try:
+            self.cache.delete(entry_key(session_key))
+        except Exception:
+            self._failed("deleting from")
+
+    def unmark(self, session_key: str) -> None:
+        """Forget a revocation mark: a session is being created under a key chosen by the caller."""
+        try:
+            self.cache.delete(mark_key(session_key))
+        except Exception:
+            self._failed("deleting from")
+
+    # -- async -----------------------------------------------------------------------------------------
+
+    async def alookup(self, session_key: str) -> Found | str:
+        try:
+            values = await self.cache.aget_many([entry_key(session_key), mark_key(session_key)])
+        except Exception:
+            self._failed("reading from")
+            return MISSING
+        return _lookup_result(session_key, values)
+
+    async def astore(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+        try:
+            await self.cache.aset(entry_key(session_key), entry, timeout)
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self.cache)
+            await self.adelete(session_key)
+
+    async def afill(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+        try:
+            await self.cache.aadd(entry_key(session_key), entry, timeout)
+        except Exception:
+            logger.exception("Error saving to cache (%s)", self.cache)
+
+    async def adelete(self, session_key: str) -> None:
+        try:
+            await self.cache.adelete(entry_key(session_key))
+        except Exception:
+            self._failed("deleting from")
+
+    async def aunmark(self, session_key: str) -> None:
+        try:
+            await self.cache.adelete(mark_key(session_key))
+        except Exception:
+            self._failed("deleting from")
+
+
+# -- eviction --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _engine_caches_sessions(engine: str) -> bool:
+    store_class = getattr(import_module(engine), "SessionStore", None)
+    return bool(getattr(store_class, "caches_sessions", False))
+
+
+def sessions_are_cached() -> bool:
+    """Whether the configured SESSION_ENGINE keeps sessions in the cache (qsessions' cached_db or a subclass)."""
+    return _engine_caches_sessions(settings.SESSION_ENGINE)
+
+
+def _forget_engine(setting: str, **kwargs: Any) -> None:
+    if setting == "SESSION_ENGINE":
+        _engine_caches_sessions.cache_clear()
+
+
+setting_changed.connect(_forget_engine, dispatch_uid="qsessions.cache.forget_engine")
+
+
+def mark_lifetime(seconds_left: float | None = None) -> int:
+    """How long revocation marks live: longer than any entry of the sessions they revoke can."""
+    remaining = max(0, math.ceil(seconds_left or 0))
+    return max(int(settings.SESSION_COOKIE_AGE), remaining) + MARK_MARGIN
+
+
+def _write_marks(session_keys: list[str], lifetime: int) -> None:
+    cache = caches[settings.SESSION_CACHE_ALIAS]
+    marks: dict[str, Any] = {}
+    for key in session_keys:
+        marks[mark_key(key)] = 1
+        marks[entry_key(key)] = REVOKED
+    try:
+        failed = cache.set_many(marks, lifetime)
+    except Exception:
+        logger.exception("Error revoking sessions in cache (%s)", cache)
+        return
+    if failed:
+        logger.error("The cache (%s) refused %d revocation marks", cache, len(failed))
+
+
+def evict(session_keys: Iterable[str], seconds_left: float | None = None, *, always: bool = False) -> None:
+    """Make the session cache refuse these sessions, whose rows are being deleted.
+
+    The marks are written at once, also inside a transaction: a request racing the deletion reads the
+    row until the transaction commits and may write the session back into the cache, which the marks
+    refuse. (A revocation whose transaction is rolled back has signed those sessions out all the same.)
+    ``seconds_left``: the longest remaining lifetime among these sessions, when known. Nothing happens when
+    the configured engine keeps no sessions in the cache, unless ``always`` (a caching store evicting its own).
+    """
+    if not (always or sessions_are_cached()):
+        return
+    keys = list(session_keys)
+    if not keys:
+        return
+    _write_marks(keys, mark_lifetime(seconds_left))
+
+
+def forget(session_keys: Iterable[str]) -> None:
+    """Drop the entries of sessions whose rows changed behind the stores' back (they stay valid)."""
+    if not sessions_are_cached():
+        return
+    cache = caches[settings.SESSION_CACHE_ALIAS]
+    try:
+        cache.delete_many([entry_key(key) for key in session_keys])
+    except Exception:
+        logger.exception("Error deleting from cache (%s)", cache)
