@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -31,11 +33,15 @@ def _entry(key: str) -> Found:
     return found
 
 
-def _later(minutes: float) -> Any:
-    """Pretend that ``minutes`` have passed, for everything that asks django.utils.timezone."""
-    return mock.patch(
-        "django.utils.timezone.now", return_value=timezone.localtime() + datetime.timedelta(minutes=minutes)
-    )
+@contextmanager
+def _later(minutes: float) -> Iterator[None]:
+    """Pretend that ``minutes`` have passed, for everything that asks django.utils.timezone or time.time()."""
+    then = timezone.localtime() + datetime.timedelta(minutes=minutes)
+    with (
+        mock.patch("django.utils.timezone.now", return_value=then),
+        mock.patch("time.time", return_value=then.timestamp()),
+    ):
+        yield
 
 
 def _store(engine: str, key: str) -> Any:

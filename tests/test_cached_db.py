@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
 from qsessions.backends.cached_db import KEY_PREFIX, SessionStore
-from qsessions.cache import MISSING, REVOKED_SESSION, Found, SessionCache, read_entry
+from qsessions.cache import MISSING, REVOKED_SESSION, Found, lookup, read_entry
 from qsessions.models import Session
 from tests.helpers import client_for, data_statements, make_user, session_key_of, signed_in_client
 
@@ -143,8 +143,8 @@ def test_settings_session_cache_alias_is_respected(cached_engine: str) -> None:
         store.save()
         assert caches["sessions"].get(KEY_PREFIX + str(store.session_key)) is not None
         Session.objects.all().delete()
-        assert SessionCache(caches["sessions"]).lookup(str(store.session_key)) == REVOKED_SESSION
-        assert SessionCache(caches["default"]).lookup(str(store.session_key)) == MISSING
+        assert lookup(caches["sessions"], str(store.session_key)) == REVOKED_SESSION
+        assert lookup(caches["default"], str(store.session_key)) == MISSING
 
 
 def test_async_paths_survive_a_cache_that_is_down(cached_engine: str, caplog: Any) -> None:

@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.db import transaction
 
 from qsessions.backends.cached_db import KEY_PREFIX
-from qsessions.cache import Found, SessionCache, SessionRow, make_entry
+from qsessions.cache import Found, SessionRow, lookup, make_entry, session_cache
 from qsessions.models import Session
 from qsessions.revocation import REASON_ADMIN, REASON_USER, revoke, revoke_all
 from qsessions.signals import session_revoked
@@ -71,7 +71,7 @@ def test_deleted_session_is_refused_on_the_next_request(engine: str, delete: Cal
     key = session_key_of(client)
     assert client.get("/read/").json()["user"] == "alice"
     delete(alice)
-    assert not isinstance(SessionCache().lookup(key), Found)
+    assert not isinstance(lookup(session_cache(), key), Found)
     assert client.get("/read/").json()["user"] is None
     assert not Session.objects.filter(pk=key).exists()
 

@@ -30,7 +30,7 @@ from django.core.signals import setting_changed
 
 # Cache keys: django-qsessions 2.x's prefix for entries, so that old entries are found (and replaced).
 KEY_PREFIX = "qsessions.q_cached_db"
-REVOKED_PREFIX = "qsessions.revoked."
+REVOKED_PREFIX = "qsr:"  # short: every read looks it up, and cache backends check each key's characters
 ENTRY_VERSION = 3
 # What an evicted entry holds until it expires (the revocation mark is what counts).
 REVOKED = "qsessions.revoked"
@@ -79,12 +79,14 @@ UNTRUSTED = "untrusted"
 
 
 def _is_time(value: object) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+    return value is None or (type(value) is float and math.isfinite(value))
 
 
 def _is_owner(value: object) -> bool:
-    if value is None or isinstance(value, (int, str)):
-        return not isinstance(value, bool)
+    if value is None or type(value) is int or type(value) is str:
+        return True
+    if isinstance(value, bool):
+        return False
     try:
         hash(value)
     except TypeError:
@@ -96,27 +98,22 @@ def read_entry(value: object) -> Found | str:
     """A cached value as a trusted entry, or why it is not one (MISSING, REVOKED_SESSION or UNTRUSTED)."""
     if value is None:
         return MISSING
+    if type(value) is tuple and len(value) == 3 and value[0] == ENTRY_VERSION:
+        data, facts = value[1], value[2]
+        if type(data) is dict and type(facts) is tuple and len(facts) == 7:
+            user_id, ip, user_agent, hints, created_at, last_activity, expire_date = facts
+            if (
+                (ip is None or type(ip) is str)
+                and (user_agent is None or type(user_agent) is str)
+                and (hints is None or type(hints) is dict)
+                and _is_time(created_at)
+                and _is_time(last_activity)
+                and _is_time(expire_date)
+                and _is_owner(user_id)
+            ):
+                return Found(data, SessionRow(user_id, ip, user_agent, hints, created_at, last_activity, expire_date))
     if value == REVOKED:
         return REVOKED_SESSION
-    if (
-        type(value) is tuple
-        and len(value) == 3
-        and value[0] == ENTRY_VERSION
-        and type(value[1]) is dict
-        and type(value[2]) is tuple
-        and len(value[2]) == 7
-    ):
-        row = SessionRow._make(value[2])
-        if (
-            _is_owner(row.user_id)
-            and (row.ip is None or type(row.ip) is str)
-            and (row.user_agent is None or type(row.user_agent) is str)
-            and (row.client_hints is None or type(row.client_hints) is dict)
-            and _is_time(row.created_at)
-            and _is_time(row.last_activity)
-            and _is_time(row.expire_date)
-        ):
-            return Found(value[1], row)
     return UNTRUSTED
 
 
@@ -126,91 +123,99 @@ def _lookup_result(session_key: str, values: dict[str, Any]) -> Found | str:
     return read_entry(values.get(entry_key(session_key)))
 
 
-class SessionCache:
-    """The session cache's calls, each logging and swallowing the cache's errors."""
+# -- tolerant calls: a failing cache is logged and treated as empty; the database decides ---------------------
 
-    def __init__(self, cache: BaseCache | None = None) -> None:
-        self.cache = cache if cache is not None else caches[settings.SESSION_CACHE_ALIAS]
 
-    def _failed(self, action: str) -> None:
-        logger.warning("Error %s cache (%s)", action, self.cache, exc_info=True)
+def _failed(cache: BaseCache, action: str) -> None:
+    logger.warning("Error %s cache (%s)", action, cache, exc_info=True)
 
-    # -- sync ------------------------------------------------------------------------------------------
 
-    def lookup(self, session_key: str) -> Found | str:
-        """The session's entry, or MISSING (also when the cache fails), REVOKED_SESSION or UNTRUSTED."""
-        try:
-            values = self.cache.get_many([entry_key(session_key), mark_key(session_key)])
-        except Exception:
-            # Invalid keys (memcached rejects some) and unreachable servers alike: read the database.
-            self._failed("reading from")
-            return MISSING
-        return _lookup_result(session_key, values)
+def lookup(cache: BaseCache, session_key: str) -> Found | str:
+    """The session's entry, or MISSING (also when the cache fails), REVOKED_SESSION or UNTRUSTED."""
+    try:
+        values = cache.get_many([entry_key(session_key), mark_key(session_key)])
+    except Exception:
+        # Invalid keys (memcached rejects some) and unreachable servers alike: read the database.
+        _failed(cache, "reading from")
+        return MISSING
+    return _lookup_result(session_key, values)
 
-    def store(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
-        """Write the entry (after the row was written)."""
-        try:
-            self.cache.set(entry_key(session_key), entry, timeout)
-        except Exception:
-            logger.exception("Error saving to cache (%s)", self.cache)
-            # A server that refuses the write (out of memory, value too large) still serves the previous
-            # entry: drop it, or it would win over the newer row just written to the database.
-            self.delete(session_key)
 
-    def fill(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
-        """Add the entry after a miss; never overwrite one (a save that ran meanwhile wrote a newer one)."""
-        try:
-            self.cache.add(entry_key(session_key), entry, timeout)
-        except Exception:
-            logger.exception("Error saving to cache (%s)", self.cache)
+def store(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+    """Write the entry (after the row was written)."""
+    try:
+        cache.set(entry_key(session_key), entry, timeout)
+    except Exception:
+        logger.exception("Error saving to cache (%s)", cache)
+        # A server that refuses the write (out of memory, value too large) still serves the previous
+        # entry: drop it, or it would win over the newer row just written to the database.
+        delete(cache, session_key)
 
-    def delete(self, session_key: str) -> None:
-        try:
-            self.cache.delete(entry_key(session_key))
-        except Exception:
-            self._failed("deleting from")
 
-    def unmark(self, session_key: str) -> None:
-        """Forget a revocation mark: a session is being created under a key chosen by the caller."""
-        try:
-            self.cache.delete(mark_key(session_key))
-        except Exception:
-            self._failed("deleting from")
+def fill(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+    """Add the entry after a miss; never overwrite one (a save that ran meanwhile wrote a newer one)."""
+    try:
+        cache.add(entry_key(session_key), entry, timeout)
+    except Exception:
+        logger.exception("Error saving to cache (%s)", cache)
 
-    # -- async -----------------------------------------------------------------------------------------
 
-    async def alookup(self, session_key: str) -> Found | str:
-        try:
-            values = await self.cache.aget_many([entry_key(session_key), mark_key(session_key)])
-        except Exception:
-            self._failed("reading from")
-            return MISSING
-        return _lookup_result(session_key, values)
+def delete(cache: BaseCache, session_key: str) -> None:
+    try:
+        cache.delete(entry_key(session_key))
+    except Exception:
+        _failed(cache, "deleting from")
 
-    async def astore(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
-        try:
-            await self.cache.aset(entry_key(session_key), entry, timeout)
-        except Exception:
-            logger.exception("Error saving to cache (%s)", self.cache)
-            await self.adelete(session_key)
 
-    async def afill(self, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
-        try:
-            await self.cache.aadd(entry_key(session_key), entry, timeout)
-        except Exception:
-            logger.exception("Error saving to cache (%s)", self.cache)
+def unmark(cache: BaseCache, session_key: str) -> None:
+    """Forget a revocation mark: a session is being created under a key chosen by the caller."""
+    try:
+        cache.delete(mark_key(session_key))
+    except Exception:
+        _failed(cache, "deleting from")
 
-    async def adelete(self, session_key: str) -> None:
-        try:
-            await self.cache.adelete(entry_key(session_key))
-        except Exception:
-            self._failed("deleting from")
 
-    async def aunmark(self, session_key: str) -> None:
-        try:
-            await self.cache.adelete(mark_key(session_key))
-        except Exception:
-            self._failed("deleting from")
+async def alookup(cache: BaseCache, session_key: str) -> Found | str:
+    try:
+        values = await cache.aget_many([entry_key(session_key), mark_key(session_key)])
+    except Exception:
+        _failed(cache, "reading from")
+        return MISSING
+    return _lookup_result(session_key, values)
+
+
+async def astore(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+    try:
+        await cache.aset(entry_key(session_key), entry, timeout)
+    except Exception:
+        logger.exception("Error saving to cache (%s)", cache)
+        await adelete(cache, session_key)
+
+
+async def afill(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
+    try:
+        await cache.aadd(entry_key(session_key), entry, timeout)
+    except Exception:
+        logger.exception("Error saving to cache (%s)", cache)
+
+
+async def adelete(cache: BaseCache, session_key: str) -> None:
+    try:
+        await cache.adelete(entry_key(session_key))
+    except Exception:
+        _failed(cache, "deleting from")
+
+
+async def aunmark(cache: BaseCache, session_key: str) -> None:
+    try:
+        await cache.adelete(mark_key(session_key))
+    except Exception:
+        _failed(cache, "deleting from")
+
+
+def session_cache() -> BaseCache:
+    """The cache sessions are kept in (SESSION_CACHE_ALIAS)."""
+    return caches[settings.SESSION_CACHE_ALIAS]
 
 
 # -- eviction --------------------------------------------------------------------------------------------
@@ -242,7 +247,7 @@ def mark_lifetime(seconds_left: float | None = None) -> int:
 
 
 def _write_marks(session_keys: list[str], lifetime: int) -> None:
-    cache = caches[settings.SESSION_CACHE_ALIAS]
+    cache = session_cache()
     marks: dict[str, Any] = {}
     for key in session_keys:
         marks[mark_key(key)] = 1
@@ -277,7 +282,7 @@ def forget(session_keys: Iterable[str]) -> None:
     """Drop the entries of sessions whose rows changed behind the stores' back (they stay valid)."""
     if not sessions_are_cached():
         return
-    cache = caches[settings.SESSION_CACHE_ALIAS]
+    cache = session_cache()
     try:
         cache.delete_many([entry_key(key) for key in session_keys])
     except Exception:

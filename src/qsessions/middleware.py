@@ -28,18 +28,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
         current_session.set(session)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        session = getattr(request, "session", None)
-        # A request that saves the session records its activity with that write; any other request that
-        # read the session records it here, at most once per QSESSIONS_ACTIVITY_INTERVAL.
-        if (
-            isinstance(session, SessionStore)
-            and not session.modified
-            and not settings.SESSION_SAVE_EVERY_REQUEST
-            and response.status_code < 500
-        ):
-            session.touch()
         current_session.set(None)
         response = super().process_response(request, response)
+        # A request that saved its session recorded its activity with that write (touch() then finds
+        # nothing due); any other request that read the session records it here, at most once per
+        # QSESSIONS_ACTIVITY_INTERVAL.
+        session = getattr(request, "session", None)
+        if isinstance(session, SessionStore) and response.status_code < 500:
+            session.touch()
         if conf.CLIENT_HINTS and conf.STORE_USER_AGENT and "Accept-CH" not in response:
             # No Vary: the response does not change with the hints, they are only recorded. No Critical-CH:
             # it would make the browser retry the first request just to record a detail a request later.

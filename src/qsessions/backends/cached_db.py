@@ -4,13 +4,14 @@ the request is served from the database; a revoked session is refused by it at o
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.utils import timezone
 
+from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
-from qsessions.cache import KEY_PREFIX, REVOKED_SESSION, UNTRUSTED, Found, SessionCache, make_entry
+from qsessions.cache import KEY_PREFIX, REVOKED_SESSION, UNTRUSTED, Found, make_entry
 from qsessions.client import AnyClient
 
 __all__ = ["KEY_PREFIX", "SessionStore"]
@@ -29,8 +30,7 @@ class SessionStore(DatabaseStore):
         *,
         client: AnyClient | None = None,
     ) -> None:
-        self._entries = SessionCache()
-        self._cache = self._entries.cache  # Django's name for the cache (its tests and logs use it)
+        self._cache = entries.session_cache()
         super().__init__(session_key, user_agent, ip, client_hints, client=client)
 
     @property
@@ -47,7 +47,7 @@ class SessionStore(DatabaseStore):
     def _seconds_left(self) -> int:
         """Seconds until the stored row expires (0: expired)."""
         expire = self.row.expire_date if self.row is not None else None
-        return 0 if expire is None else max(0, int(expire - timezone.now().timestamp()))
+        return 0 if expire is None else max(0, int(expire - time.time()))
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -63,39 +63,39 @@ class SessionStore(DatabaseStore):
 
     def load(self) -> dict[str, Any]:
         key = self._get_or_create_session_key()
-        found = self._entries.lookup(key)
+        found = entries.lookup(self._cache, key)
         data = self._from_cache(found)
         if data is not None:
             return data
         data = self._take_row(self._fetch_row())
         if self.row is None:
             if found is UNTRUSTED:  # an entry whose row is gone (deleted behind the cache's back)
-                self._entries.delete(key)
+                entries.delete(self._cache, key)
         elif found is UNTRUSTED:  # replaced by one that is checked against the row
-            self._entries.store(key, make_entry(data, self.row), self._seconds_left())
+            entries.store(self._cache, key, make_entry(data, self.row), self._seconds_left())
         else:
-            self._entries.fill(key, make_entry(data, self.row), self._seconds_left())
+            entries.fill(self._cache, key, make_entry(data, self.row), self._seconds_left())
         return data
 
     async def aload(self) -> dict[str, Any]:
         key = await self._aget_or_create_session_key()
-        found = await self._entries.alookup(key)
+        found = await entries.alookup(self._cache, key)
         data = self._from_cache(found)
         if data is not None:
             return data
         data = self._take_row(await self._afetch_row())
         if self.row is None:
             if found is UNTRUSTED:
-                await self._entries.adelete(key)
+                await entries.adelete(self._cache, key)
         elif found is UNTRUSTED:
-            await self._entries.astore(key, make_entry(data, self.row), self._seconds_left())
+            await entries.astore(self._cache, key, make_entry(data, self.row), self._seconds_left())
         else:
-            await self._entries.afill(key, make_entry(data, self.row), self._seconds_left())
+            await entries.afill(self._cache, key, make_entry(data, self.row), self._seconds_left())
         return data
 
     def exists(self, session_key: str) -> bool:
         if session_key:
-            found = self._entries.lookup(session_key)
+            found = entries.lookup(self._cache, session_key)
             if type(found) is Found:
                 return True
             if found is REVOKED_SESSION:
@@ -104,7 +104,7 @@ class SessionStore(DatabaseStore):
 
     async def aexists(self, session_key: str) -> bool:
         if session_key:
-            found = await self._entries.alookup(session_key)
+            found = await entries.alookup(self._cache, session_key)
             if type(found) is Found:
                 return True
             if found is REVOKED_SESSION:
@@ -123,8 +123,8 @@ class SessionStore(DatabaseStore):
         super().save(must_create)
         key = self._get_or_create_session_key()
         if self._chosen_key(must_create):
-            self._entries.unmark(key)  # a key once revoked, reused on purpose
-        self._entries.store(key, self._entry(), self.get_expiry_age())
+            entries.unmark(self._cache, key)  # a key once revoked, reused on purpose
+        entries.store(self._cache, key, self._entry(), self.get_expiry_age())
 
     async def asave(self, must_create: bool = False) -> None:
         if self.session_key is None:
@@ -132,8 +132,8 @@ class SessionStore(DatabaseStore):
         await super().asave(must_create)
         key = await self._aget_or_create_session_key()
         if self._chosen_key(must_create):
-            await self._entries.aunmark(key)
-        await self._entries.astore(key, self._entry(), await self.aget_expiry_age())
+            await entries.aunmark(self._cache, key)
+        await entries.astore(self._cache, key, self._entry(), await self.aget_expiry_age())
 
     # -- last activity ------------------------------------------------------------------------------------
 
@@ -146,9 +146,9 @@ class SessionStore(DatabaseStore):
         key = self._get_or_create_session_key()
         timeout = self._seconds_left()
         if timeout:
-            self._entries.store(key, self._entry(), timeout)
+            entries.store(self._cache, key, self._entry(), timeout)
         else:
-            self._entries.delete(key)
+            entries.delete(self._cache, key)
         return True
 
     async def atouch(self) -> bool:
@@ -160,7 +160,7 @@ class SessionStore(DatabaseStore):
         key = await self._aget_or_create_session_key()
         timeout = self._seconds_left()
         if timeout:
-            await self._entries.astore(key, self._entry(), timeout)
+            await entries.astore(self._cache, key, self._entry(), timeout)
         else:
-            await self._entries.adelete(key)
+            await entries.adelete(self._cache, key)
         return True

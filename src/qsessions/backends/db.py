@@ -8,6 +8,7 @@ deletions and cache eviction go through ``qsessions.models``.
 from __future__ import annotations
 
 import datetime
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from asgiref.sync import sync_to_async
@@ -61,6 +62,13 @@ class SessionStore(DjangoDatabaseStore):
     # Whether this engine keeps a copy of sessions in the cache (see qsessions.backends.cached_db).
     caches_sessions: ClassVar[bool] = False
 
+    # Per store, set when known (class-level defaults keep a store's construction as cheap as Django's):
+    client: AnyClient | None = None  # the request's client; None: not known (code using a store), keep the stored one
+    row: SessionRow | None = None  # what the stored row says, once this store has read or written it
+    trusted_owner: Any = None  # the user django.contrib.auth logged in on this request: known to exist
+    _carried_created_at: datetime.datetime | None = None  # what a new key carries over (cycle_key)
+    _drawn_key: str | None = None  # the last key this store drew at random
+
     if TYPE_CHECKING:  # Django's internals that django-stubs does not declare, as this class uses them
         model: type[Session]
         _session: dict[str, Any]
@@ -83,14 +91,7 @@ class SessionStore(DjangoDatabaseStore):
         super().__init__(session_key)
         if client is None and (user_agent is not None or ip is not None or client_hints is not None):
             client = GivenClient(user_agent, ip, client_hints)
-        # The client of this request; None: not known (code using a store), keep what is stored.
         self.client = client
-        # What the stored row says, once this store has read or written it.
-        self.row: SessionRow | None = None
-        # The user django.contrib.auth logged in on this request: known to exist.
-        self.trusted_owner: Any = None
-        self._carried_created_at: datetime.datetime | None = None
-        self._drawn_key: str | None = None
 
     @classmethod
     def get_model_class(cls) -> type[Session]:
@@ -347,7 +348,7 @@ class SessionStore(DjangoDatabaseStore):
         row = self.row
         if row is None or self.session_key is None:
             return False
-        return row.last_activity is None or timezone.now().timestamp() - row.last_activity >= conf.ACTIVITY_INTERVAL
+        return row.last_activity is None or time.time() - row.last_activity >= conf.ACTIVITY_INTERVAL
 
     def _record_activity(self) -> bool:
         now = timezone.now()
@@ -408,7 +409,7 @@ class SessionStore(DjangoDatabaseStore):
                 return
             session_key = self.session_key
         row = self.row if session_key == self.session_key else None
-        seconds_left = None if row is None or row.expire_date is None else row.expire_date - timezone.now().timestamp()
+        seconds_left = None if row is None or row.expire_date is None else row.expire_date - time.time()
         using = router.db_for_write(self.model)
         delete_sessions_by_key([session_key], using=using, seconds_left=seconds_left, own_cache=self.caches_sessions)
 
