@@ -243,14 +243,19 @@ def check_switched_from_django_sessions(app_configs: Any = None, **kwargs: Any) 
     messages: list[CheckMessage] = []
     if not ours_engine and MIDDLEWARE_PATH not in middleware:  # with our middleware, E001 says it
         if _installed("django.contrib.sessions") and engine in DJANGO_TABLE_ENGINES:
+            # The first deploy of a staged switch (install and migrate now, switch the engine in the next
+            # deploy): a warning, not an error, so that `migrate` runs; it says what comes next.
             messages.append(
-                Error(
-                    f"qsessions and django.contrib.sessions are both installed and SESSION_ENGINE is {engine!r}: "
-                    "sessions are written to django.contrib.sessions' table, qsessions never sees them.",
-                    hint='Set SESSION_ENGINE = "qsessions.backends.db" (or "qsessions.backends.cached_db"), '
-                    f'MIDDLEWARE "{MIDDLEWARE_PATH}", remove "django.contrib.sessions" from INSTALLED_APPS, then '
-                    "run `manage.py importsessions` so nobody is signed out.",
-                    id="qsessions.E030",
+                Warning(
+                    f"qsessions is installed next to django.contrib.sessions and SESSION_ENGINE is still {engine!r}: "
+                    "sessions are written to django.contrib.sessions' table, not qsessions'. That is expected "
+                    "between the two deploys of a staged switch.",
+                    hint="Next step, once `manage.py migrate` has created qsessions' table: in the next deploy set "
+                    'SESSION_ENGINE = "qsessions.backends.db" (or "qsessions.backends.cached_db"), replace '
+                    f'"{DJANGO_MIDDLEWARE_PATH}" with "{MIDDLEWARE_PATH}" in MIDDLEWARE and remove '
+                    '"django.contrib.sessions" from INSTALLED_APPS; right after that deploy run '
+                    "`manage.py importsessions` so nobody is signed out (see qsessions' docs/upgrading.md).",
+                    id="qsessions.W030",
                 )
             )
         else:
