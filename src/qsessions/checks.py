@@ -358,3 +358,43 @@ def check_session_serializer(app_configs: Any = None, **kwargs: Any) -> list[Che
             )
         ]
     return []
+
+
+# -- manage.py check --deploy (ids W050-W059) ----------------------------------------------------------
+# Django's own session-cookie checks (security.W010-W015) look for django.contrib.sessions or its
+# middleware; once a site has switched to qsessions, neither is there and they fall silent. These say the
+# same for qsessions' sessions, only while Django's would not fire, so that a setting is reported once.
+
+
+def _djangos_session_cookie_checks_fire() -> bool:
+    return _installed("django.contrib.sessions") or DJANGO_MIDDLEWARE_PATH in list(
+        getattr(settings, "MIDDLEWARE", None) or []
+    )
+
+
+@register(Tags.security, deploy=True)
+def check_session_cookie_secure(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if getattr(settings, "SESSION_COOKIE_SECURE", False) is True or _djangos_session_cookie_checks_fire():
+        return []
+    return [
+        Warning(
+            "SESSION_COOKIE_SECURE is not True: browsers send qsessions' session cookie over plain HTTP too, "
+            "where anyone on the network path can copy it and use the session.",
+            hint="Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True.",
+            id="qsessions.W050",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_session_cookie_httponly(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if getattr(settings, "SESSION_COOKIE_HTTPONLY", True) is True or _djangos_session_cookie_checks_fire():
+        return []
+    return [
+        Warning(
+            "SESSION_COOKIE_HTTPONLY is not True: scripts on your pages can read qsessions' session cookie, so "
+            "one cross-site scripting flaw is enough to steal sessions.",
+            hint="Set SESSION_COOKIE_HTTPONLY = True (Django's default).",
+            id="qsessions.W051",
+        )
+    ]
