@@ -6,7 +6,7 @@ comma := ,
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test test-main test-contract test-matrix lint format clean bench bench-full
+.PHONY: venv demo test test-main test-contract test-install test-matrix lint format clean bench bench-full
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -43,6 +43,11 @@ test-main: $(TEST_STAMP)
 test-contract: $(TEST_STAMP)
 	$(BIN)/python scripts/fetch_django_tests.py
 	QSESSIONS_TEST_CONTRACT=1 $(BIN)/pytest tests/test_django_contract.py
+
+## make test-install: README's install on a fresh startproject, in a virtualenv of its own (about half a
+## minute; the package index the first time)
+test-install: $(TEST_STAMP)
+	QSESSIONS_TEST_INSTALL=1 $(BIN)/pytest tests/test_install.py
 
 ## make test-matrix: main + contract suites on Python 3.11/Django 5.2, 3.12/6.0, 3.13/6.1 (nox, see noxfile.py)
 test-matrix: $(STAMP)
