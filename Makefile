@@ -6,7 +6,7 @@ comma := ,
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test test-main test-contract test-matrix lint format clean bench bench-full
+.PHONY: venv demo test test-main test-contract test-install test-matrix lint format clean bench bench-full
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -27,11 +27,22 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,$(subst -,$(comma),$(TEST_EXTRAS))]'
 	touch $@
 
-## make demo: the example site on http://127.0.0.1:8000 (admin at /admin/), SQLite + local memory cache
-demo: $(STAMP)
-	cd example && ../$(BIN)/python manage.py migrate --noinput
-	cd example && ../$(BIN)/python manage.py demo_user
-	cd example && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+## make demo [PORT=8000]: the example site on http://127.0.0.1:$(PORT)/ (admin at /admin/), SQLite + local
+## memory cache. A virtualenv of its own with qsessions and its dependencies only, none of the tools above.
+PORT ?= 8000
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+
+$(DEMO_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+demo: $(DEMO_STAMP)
+	cd example && ../$(DEMO_VENV)/bin/python manage.py migrate --noinput
+	cd example && ../$(DEMO_VENV)/bin/python manage.py demo_user --port $(PORT)
+	cd example && ../$(DEMO_VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: the whole suite (SQLite + local memory cache unless QSESSIONS_TEST_DB/QSESSIONS_TEST_CACHE say otherwise)
 test: test-main test-contract
@@ -43,6 +54,11 @@ test-main: $(TEST_STAMP)
 test-contract: $(TEST_STAMP)
 	$(BIN)/python scripts/fetch_django_tests.py
 	QSESSIONS_TEST_CONTRACT=1 $(BIN)/pytest tests/test_django_contract.py
+
+## make test-install: README's install on a fresh startproject, and `make demo` in a fresh copy, each in a
+## virtualenv of its own (about a minute; the package index the first time)
+test-install: $(TEST_STAMP)
+	QSESSIONS_TEST_INSTALL=1 $(BIN)/pytest tests/test_install.py
 
 ## make test-matrix: main + contract suites on Python 3.11/Django 5.2, 3.12/6.0, 3.13/6.1 (nox, see noxfile.py)
 test-matrix: $(STAMP)
@@ -67,4 +83,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .nox .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3
+	rm -rf $(VENV) $(DEMO_VENV) .nox .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3

@@ -11,9 +11,15 @@ from tests import services
 
 ENGINES = ["qsessions.backends.db", "qsessions.backends.cached_db"]
 
-# Django's own session tests run in a pytest session of their own (make test-contract); the main run
-# does not collect them rather than report them as skipped.
-collect_ignore = [] if os.environ.get("QSESSIONS_TEST_CONTRACT") == "1" else ["test_django_contract.py"]
+# Django's own session tests run in a pytest session of their own (make test-contract), and so do the slow
+# fresh-virtualenv tests (make test-install); the main run does not collect them rather than report them as
+# skipped.
+CONTRACT = os.environ.get("QSESSIONS_TEST_CONTRACT") == "1"
+INSTALL = os.environ.get("QSESSIONS_TEST_INSTALL") == "1"
+collect_ignore = [
+    *([] if CONTRACT else ["test_django_contract.py"]),
+    *([] if INSTALL else ["test_install.py"]),
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,7 +46,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     import django
 
     counts = {kind: len(terminalreporter.stats.get(kind, [])) for kind in ("passed", "failed", "error", "skipped")}
-    suite = "contract" if os.environ.get("QSESSIONS_TEST_CONTRACT") == "1" else "main"
+    suite = "contract" if CONTRACT else "install" if INSTALL else "main"
     label = f"Python {platform.python_version()} Django {django.__version__} {services.DB}+{services.CACHE} {suite}"
     with open(path, "a", encoding="utf-8") as summary:
         summary.write(

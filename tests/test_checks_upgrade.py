@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,13 +49,13 @@ def test_the_test_settings_are_clean() -> None:
 # Every case: its name, the settings, and the one id the upgrade checks must report for it.
 CASES: list[tuple[str, dict[str, Any], str]] = [
     (
-        "both apps, Django's database engine (the default)",
+        "both apps, Django's database engine (the default): a staged switch",
         {
             "INSTALLED_APPS": [*django_settings.INSTALLED_APPS, "django.contrib.sessions"],
             "SESSION_ENGINE": "django.contrib.sessions.backends.db",
             "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE),
         },
-        "qsessions.E030",
+        "qsessions.W030",
     ),
     (
         "both apps, Django's cached_db engine",
@@ -60,7 +64,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
             "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
             "MIDDLEWARE": middleware_with(DJANGO_MIDDLEWARE),
         },
-        "qsessions.E030",
+        "qsessions.W030",
     ),
     (
         "qsessions installed, still on Django's cache engine",
@@ -181,3 +185,75 @@ def test_silencing_a_warning_for_a_single_process_site() -> None:
     ):
         call_command("check", stdout=out, stderr=out)
     assert "W033" not in out.getvalue()
+
+
+# The first deploy of a staged switch: qsessions installed and migrated while Django's sessions still run the
+# site. A project of its own, run in a subprocess as `manage.py` would be: both tables get created.
+STAGE_ONE_SETTINGS = """
+SECRET_KEY = "staged-switch-not-secret"
+USE_TZ = True
+ALLOWED_HOSTS = ["testserver"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "qsessions",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+ROOT_URLCONF = "stage_one_urls"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+"""
+STAGE_ONE_URLS = """
+from django.http import HttpResponse
+from django.urls import path
+
+urlpatterns = [path("", lambda request: HttpResponse(request.user.get_username() or "anonymous"))]
+"""
+# Signing in, using the site and changing a password all go on working under Django's engine.
+STAGE_ONE_USE = """
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session as DjangoSession
+from django.test import Client
+from qsessions.models import Session
+
+user = User.objects.create_user("alice", password="first-password")
+client = Client()
+assert client.login(username="alice", password="first-password")
+assert client.get("/").content == b"alice"
+user.set_password("second-password")
+user.save()
+print("django sessions:", DjangoSession.objects.count(), "qsessions sessions:", Session.objects.count())
+"""
+
+
+def test_qsessions_can_be_installed_and_migrated_while_djangos_engine_still_runs_the_site(tmp_path: Path) -> None:
+    (tmp_path / "stage_one_settings.py").write_text(STAGE_ONE_SETTINGS)
+    (tmp_path / "stage_one_urls.py").write_text(STAGE_ONE_URLS)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "stage_one_settings", "PYTHONPATH": str(tmp_path)}
+
+    def manage(*arguments: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "django", *arguments], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    migrated = manage("migrate", "--noinput")
+    assert "Applying sessions.0001_initial... OK" in migrated.stdout
+    assert "Applying qsessions.0001_initial... OK" in migrated.stdout
+    assert "(qsessions.W030)" in migrated.stdout + migrated.stderr
+
+    checked = manage("check")
+    output = checked.stdout + checked.stderr
+    assert "(qsessions.W030)" in output
+    assert "Next step" in output and "importsessions" in output
+
+    used = manage("shell", "-c", STAGE_ONE_USE)
+    assert "django sessions: 1 qsessions sessions: 0" in used.stdout
+    # The dry run that times the import before the switch runs without --skip-checks.
+    assert "Would import 1 sessions (1 signed in) of 1 read" in manage("importsessions", "--dry-run").stdout

@@ -243,14 +243,19 @@ def check_switched_from_django_sessions(app_configs: Any = None, **kwargs: Any) 
     messages: list[CheckMessage] = []
     if not ours_engine and MIDDLEWARE_PATH not in middleware:  # with our middleware, E001 says it
         if _installed("django.contrib.sessions") and engine in DJANGO_TABLE_ENGINES:
+            # The first deploy of a staged switch (install and migrate now, switch the engine in the next
+            # deploy): a warning, not an error, so that `migrate` runs; it says what comes next.
             messages.append(
-                Error(
-                    f"qsessions and django.contrib.sessions are both installed and SESSION_ENGINE is {engine!r}: "
-                    "sessions are written to django.contrib.sessions' table, qsessions never sees them.",
-                    hint='Set SESSION_ENGINE = "qsessions.backends.db" (or "qsessions.backends.cached_db"), '
-                    f'MIDDLEWARE "{MIDDLEWARE_PATH}", remove "django.contrib.sessions" from INSTALLED_APPS, then '
-                    "run `manage.py importsessions` so nobody is signed out.",
-                    id="qsessions.E030",
+                Warning(
+                    f"qsessions is installed next to django.contrib.sessions and SESSION_ENGINE is still {engine!r}: "
+                    "sessions are written to django.contrib.sessions' table, not qsessions'. That is expected "
+                    "between the two deploys of a staged switch.",
+                    hint="Next step, once `manage.py migrate` has created qsessions' table: in the next deploy set "
+                    'SESSION_ENGINE = "qsessions.backends.db" (or "qsessions.backends.cached_db"), replace '
+                    f'"{DJANGO_MIDDLEWARE_PATH}" with "{MIDDLEWARE_PATH}" in MIDDLEWARE and remove '
+                    '"django.contrib.sessions" from INSTALLED_APPS; right after that deploy run '
+                    "`manage.py importsessions` so nobody is signed out (see qsessions' docs/upgrading.md).",
+                    id="qsessions.W030",
                 )
             )
         else:
@@ -353,3 +358,43 @@ def check_session_serializer(app_configs: Any = None, **kwargs: Any) -> list[Che
             )
         ]
     return []
+
+
+# -- manage.py check --deploy (ids W050-W059) ----------------------------------------------------------
+# Django's own session-cookie checks (security.W010-W015) look for django.contrib.sessions or its
+# middleware; once a site has switched to qsessions, neither is there and they fall silent. These say the
+# same for qsessions' sessions, only while Django's would not fire, so that a setting is reported once.
+
+
+def _djangos_session_cookie_checks_fire() -> bool:
+    return _installed("django.contrib.sessions") or DJANGO_MIDDLEWARE_PATH in list(
+        getattr(settings, "MIDDLEWARE", None) or []
+    )
+
+
+@register(Tags.security, deploy=True)
+def check_session_cookie_secure(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if getattr(settings, "SESSION_COOKIE_SECURE", False) is True or _djangos_session_cookie_checks_fire():
+        return []
+    return [
+        Warning(
+            "SESSION_COOKIE_SECURE is not True: browsers send qsessions' session cookie over plain HTTP too, "
+            "where anyone on the network path can copy it and use the session.",
+            hint="Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True.",
+            id="qsessions.W050",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_session_cookie_httponly(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if getattr(settings, "SESSION_COOKIE_HTTPONLY", True) is True or _djangos_session_cookie_checks_fire():
+        return []
+    return [
+        Warning(
+            "SESSION_COOKIE_HTTPONLY is not True: scripts on your pages can read qsessions' session cookie, so "
+            "one cross-site scripting flaw is enough to steal sessions.",
+            hint="Set SESSION_COOKIE_HTTPONLY = True (Django's default).",
+            id="qsessions.W051",
+        )
+    ]
