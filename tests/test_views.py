@@ -267,3 +267,59 @@ def test_no_session_key_in_pages_urls_or_logs(engine: str, caplog: pytest.LogCap
             assert all(key not in text for text in texts)
     for key in keys:
         assert key not in caplog.text
+
+
+# -- CSRF without the site's middleware, and no caching ---------------------------------------------------
+
+NEVER_CACHE = {"max-age=0", "no-cache", "no-store", "must-revalidate", "private"}
+
+
+def cache_control(response: Any) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part.strip()}
+
+
+@pytest.fixture
+def without_csrf_middleware(settings: Any) -> None:
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != "django.middleware.csrf.CsrfViewMiddleware"]
+
+
+@pytest.mark.usefixtures("without_csrf_middleware")
+def test_revocation_needs_a_csrf_token_even_without_the_csrf_middleware(engine: str) -> None:
+    make_user()
+    laptop = signed_in("alice", enforce_csrf_checks=True)
+    phone = signed_in("alice", CHROME_ANDROID)
+    tablet = signed_in("alice", SAFARI_MAC)
+    target = revoke_url(session_of(phone))
+    assert laptop.post(target).status_code == 403
+    assert laptop.post("/account/sessions/others/revoke/").status_code == 403
+    assert laptop.post(target, {"csrfmiddlewaretoken": "x" * 64}).status_code == 403
+    assert is_signed_in(phone)
+    assert is_signed_in(tablet)
+    # The pages hand out the token themselves, so the forms still work.
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', laptop.get(target).content.decode())
+    assert token is not None
+    assert laptop.post(target, {"csrfmiddlewaretoken": token.group(1)}).status_code == 302
+    assert not is_signed_in(phone)
+    assert is_signed_in(tablet)
+
+
+@pytest.mark.parametrize("middleware", ["with", "without"])
+def test_no_page_may_be_cached(engine: str, middleware: str, settings: Any) -> None:
+    if middleware == "without":
+        settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if "csrf" not in name]
+    make_user()
+    laptop = signed_in("alice")
+    phone = signed_in("alice", CHROME_ANDROID)
+    answers = {
+        "list": laptop.get(LIST_URL),
+        "revoke one (confirmation)": laptop.get(revoke_url(session_of(phone))),
+        "revoke others (confirmation)": laptop.get("/account/sessions/others/revoke/"),
+        "wrong method": laptop.put(LIST_URL),
+        "revoke one": laptop.post(revoke_url(session_of(phone))),
+        "revoke others": laptop.post("/account/sessions/others/revoke/"),
+        "signed out": Client().get(LIST_URL),
+    }
+    assert answers["list"].status_code == 200
+    for name, response in answers.items():
+        assert cache_control(response) >= NEVER_CACHE, name
+        assert "Expires" in response, name
