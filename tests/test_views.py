@@ -323,3 +323,54 @@ def test_no_page_may_be_cached(engine: str, middleware: str, settings: Any) -> N
     for name, response in answers.items():
         assert cache_control(response) >= NEVER_CACHE, name
         assert "Expires" in response, name
+
+
+# -- text that cannot disguise itself, times with their zone ----------------------------------------------
+
+RLO = "\u202e"
+# ua-parser takes the app name in front of CFNetwork as the browser: the override reaches the device name.
+DISGUISED_UA = f"{RLO}Evil/1.0 CFNetwork/978.0.7 Darwin/18.5.0"
+
+
+def test_device_names_are_bidi_isolated(engine: str) -> None:
+    make_user()
+    laptop = signed_in("alice", FIREFOX_WINDOWS)
+    disguised = signed_in("alice", DISGUISED_UA)
+    name = session_of(disguised).device_description
+    assert name is not None
+    assert name.name.startswith(RLO)
+
+    html = laptop.get(LIST_URL).content.decode()
+    # Every occurrence of the override sits inside an isolate, which ends before "This device" or a button.
+    assert html.count(RLO) == 2  # the device cell and the sign-out link's label
+    assert len(re.findall(f"<bdi[^>]*>{name.name}</bdi>", html)) == 2
+    assert len(re.findall("<bdi[^>]*>Firefox 121 on Windows</bdi>", html)) == 2
+
+    page = laptop.get(revoke_url(session_of(disguised))).content.decode()
+    assert page.count(RLO) == 1
+    assert f"<bdi>{name.name}</bdi>" in page
+
+    # The message after signing it out is plain text: the name is wrapped in Unicode isolate marks there.
+    html = laptop.post(revoke_url(session_of(disguised)), follow=True).content.decode()
+    assert f"The session on \u2068{name.name}\u2069 was signed out." in html
+
+
+def test_times_show_their_time_zone(engine: str, settings: Any) -> None:
+    make_user()
+    client = signed_in("alice")
+    signed_in_at = datetime.datetime(2026, 11, 30, 1, 12, tzinfo=datetime.timezone.utc)
+    last = timezone.now() - datetime.timedelta(hours=3)
+    Session.objects.filter(pk=session_of(client).pk).update(created_at=signed_in_at, last_activity=last)
+
+    html = client.get(LIST_URL).content.decode()
+    assert "Nov. 30, 2026, 1:12 a.m. UTC" in html
+    assert re.search(r'title="[^"]+ UTC"', html)
+
+    # The active time zone, not the server's: New York is five hours behind UTC in November.
+    settings.TIME_ZONE = "America/New_York"
+    html = client.get(LIST_URL).content.decode()
+    assert "Nov. 29, 2026, 8:12 p.m. EST" in html
+    assert re.search(r'title="[^"]+ (EST|EDT)"', html)
+    with timezone.override("Asia/Tokyo"):
+        html = client.get(LIST_URL).content.decode()
+    assert "Nov. 30, 2026, 10:12 a.m. JST" in html

@@ -147,7 +147,9 @@ def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
 
 
 def _device_label(entry: SessionEntry) -> str:
-    return entry.device or _("an unknown device")
+    # A message is plain text, where <bdi> cannot isolate the name: Unicode's isolate marks (FSI ... PDI) do,
+    # so that a right-to-left override in a user agent cannot run on into the rest of the sentence.
+    return f"\u2068{entry.device}\u2069" if entry.device else _("an unknown device")
 
 
 # -- JSON API ----------------------------------------------------------------------------------------------
