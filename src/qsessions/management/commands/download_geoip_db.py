@@ -439,7 +439,8 @@ def check_database(path: Path) -> None:
 def install_atomically(source: Path, target: Path) -> None:
     """Copy ``source`` next to ``target`` under a temporary name, flush it to disk, then rename it over ``target``.
 
-    A reader that has the old file open keeps reading the old file; the next lookup sees the new one.
+    A reader that has the old file open keeps reading the old file; running processes open the new one
+    within ``geo.RECHECK_SECONDS``.
     """
     handle, scratch_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     scratch = Path(scratch_name)
