@@ -221,3 +221,59 @@ def test_no_session_key_in_json_urls_or_logs(engine: str, caplog: pytest.LogCapt
             assert all(key not in text for text in texts)
     for key in keys:
         assert key not in caplog.text
+
+
+NEVER_CACHE = {"max-age=0", "no-cache", "no-store", "must-revalidate", "private"}
+
+
+def cache_control(response: Any) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part.strip()}
+
+
+def test_csrf_is_checked_without_the_csrf_middleware(engine: str, settings: Any) -> None:
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if "csrf" not in name]
+    make_user()
+    laptop = signed_in("alice", enforce_csrf_checks=True)
+    phone = signed_in("alice", CHROME_ANDROID)
+    tablet = signed_in("alice", SAFARI_MAC)
+    target = session_of(phone).public_id
+    assert_error(laptop.post(f"{API}{target}/revoke/"), 403, "csrf_failed")
+    assert_error(laptop.delete(f"{API}{target}/"), 403, "csrf_failed")
+    assert_error(laptop.post(f"{API}revoke-others/", HTTP_X_CSRFTOKEN="x" * 32), 403, "csrf_failed")
+    assert is_signed_in(phone)
+    assert is_signed_in(tablet)
+    token = csrf_token(laptop)  # the sessions page sets the cookie itself
+    response = laptop.post(f"{API}{target}/revoke/", HTTP_X_CSRFTOKEN=token)
+    assert response.json() == {"revoked": 1, "signed_out": False}
+    assert not is_signed_in(phone)
+    assert is_signed_in(tablet)
+
+
+def test_a_csrf_failure_is_logged_with_its_reason(engine: str, caplog: pytest.LogCaptureFixture) -> None:
+    make_user()
+    laptop = signed_in("alice", enforce_csrf_checks=True)
+    csrf_token(laptop)
+    with caplog.at_level(logging.WARNING, logger="django.security.csrf"):
+        assert_error(laptop.post(f"{API}revoke-others/"), 403, "csrf_failed")
+    assert "CSRF token missing" in caplog.text
+
+
+def test_no_answer_may_be_cached(engine: str) -> None:
+    make_user()
+    laptop = signed_in("alice")
+    phone = signed_in("alice", CHROME_ANDROID)
+    tablet = signed_in("alice", SAFARI_MAC)
+    answers = {
+        "list": laptop.get(API),
+        "detail": laptop.get(f"{API}{session_of(phone).public_id}/"),
+        "not found": laptop.get(f"{API}0123456789abcdef0123456789abcdef/"),
+        "wrong method": laptop.put(API),
+        "revoke by POST": laptop.post(f"{API}{session_of(phone).public_id}/revoke/"),
+        "revoke by DELETE": laptop.delete(f"{API}{session_of(tablet).public_id}/"),
+        "revoke others": laptop.post(f"{API}revoke-others/"),
+        "anonymous": Client().get(API),
+    }
+    assert answers["list"].status_code == 200
+    for name, response in answers.items():
+        assert cache_control(response) >= NEVER_CACHE, name
+        assert "Expires" in response, name

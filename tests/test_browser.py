@@ -127,3 +127,40 @@ def test_two_browsers_one_signs_the_other_out(engine: str, server: str, browser:
     laptop.goto(f"{base}/account/sessions/")
     assert laptop.url == f"{base}/account/sessions/"
     assert laptop.locator("tbody tr").count() == 1
+
+
+RLO = "\u202e"
+DISGUISED_UA = f"{RLO}Evil/1.0 CFNetwork/978.0.7 Darwin/18.5.0"  # the override reaches the device name
+
+
+@pytest.fixture
+def disguised_page(engine: str, transactional_db: None) -> str:
+    """The sessions page of a session whose user agent starts with a right-to-left override.
+
+    Rendered before the browser starts (Playwright's event loop makes Django refuse database calls).
+    Browsers send headers in Latin-1, so the override comes in through the test client here.
+    """
+    from tests.helpers import make_user, signed_in
+
+    make_user()
+    response = signed_in("alice", DISGUISED_UA).get("/account/sessions/")
+    html: str = response.content.decode()
+    assert RLO in html
+    return html.replace('href="/static/', 'href="data:,')  # no server behind set_content
+
+
+def _badge_after_device(browser: Any, html: str) -> bool:
+    page = browser.new_context(locale="en-US").new_page()
+    page.set_content(html)
+    row = page.locator("tbody tr").filter(has_text="This device")
+    device = row.locator(".qsessions-device").bounding_box()
+    badge = row.locator(".qsessions-this-device").bounding_box()
+    assert device is not None and badge is not None
+    return bool(badge["x"] >= device["x"] + device["width"])
+
+
+def test_a_right_to_left_override_cannot_move_the_text_after_it(disguised_page: str, browser: Any) -> None:
+    assert _badge_after_device(browser, disguised_page)
+    # The same page without the isolation: the override carries "This device" to the left of the name.
+    unisolated = disguised_page.replace("<bdi", "<span").replace("</bdi>", "</span>")
+    assert not _badge_after_device(browser, unisolated)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from pathlib import Path
 from typing import Any
 
@@ -330,3 +331,89 @@ def test_no_user_agent_or_hint_raises(user_agent: str, hints: dict[str, Any]) ->
     described = describe_device(user_agent, hints)
     assert described.name
     assert sum((described.is_mobile, described.is_tablet, described.is_pc, described.is_bot)) <= 1
+
+
+# -- versions are dropped only for the tokens reduced user agents freeze --------------------------------------
+
+# Real user agents (from ../shared/data/user_agents.txt) whose OS version is not a frozen one: it is shown.
+UNFROZEN_VERSIONS = [
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_3) AppleWebKit/537.36 (KHTML, like Gecko) Brave "
+        "Chrome/80.0.3987.87 Safari/537.36",
+        "macOS 10.15",
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_3) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/80.0.3987.87 Safari/537.36",
+        "macOS 10.15",
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_3) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/13.0.5 Safari/605.1.15",
+        "macOS 10.15",
+    ),
+    ("Mozilla/5.0 (Windows NT 6.4; Trident/7.0; rv:11.0) like Gecko", "Windows 10"),
+    (
+        "Mozilla/5.0 (Windows NT 6.4; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/36.0.1985.143 "
+        "Safari/537.36 Edge/12.0",
+        "Windows 10",
+    ),
+    ("Mozilla/5.0 (Windows NT 6.4; WOW64; rv:36.0) Gecko/20100101 Firefox/36.0", "Windows 10"),
+    (
+        "ArcGISRuntime-NET/10.3.0 (Windows 10.0.18362; x64; UAP; Windows.Desktop) arcgis-collector/18.0.2 "
+        "(00000000-0000-0000-0000-000000000000)",
+        "Windows 10",
+    ),
+    ("ArcGISRuntime-NET/100.7 (Windows 10.0.18362; Win64; WOW64; UAP; Windows.Desktop)", "Windows 10"),
+    ("ArcGISRuntime-Qt/100.3 (Windows 10; x86_64; Qt 5.12.1; C++)", "Windows 10"),
+    ("Cyberduck/6.3.0.27105 (Windows 10/10.0) (x86)", "Windows 10"),
+    ("Box Sync/4.0.7848;Windows/10;Intel64 Family 6 Model 158 Stepping 9, GenuineIntel/64bit", "Windows 10"),
+    ("Box/1.2.93;Windows/10;Intel64 Family 6 Model 158 Stepping 9, GenuineIntel/64bit", "Windows 10"),
+    ("PAN GlobalProtect/4.1.2-11 (Microsoft Windows 10 Pro , 64-bit)", "Windows 10"),
+    (
+        "PAN GlobalProtect/5.0.0-87 (Microsoft Windows 10 Pro , 64-bit) Mozilla/5.0 (Windows NT 6.2; Win64; x64; "
+        "Trident/7.0; rv:11.0) like Gecko",
+        "Windows 10",
+    ),
+]
+# Frozen tokens: Chrome, Edge and Safari say 10_15_7 on every macOS since 11, Firefox caps it at 10.15, and
+# Windows 10 and 11 both say NT 10.0.
+FROZEN_VERSIONS = [
+    (CHROME_MAC, "macOS"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0", "macOS"),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.1 Safari/605.1.15",
+        "macOS",
+    ),
+    (CHROME_WINDOWS, "Windows"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0", "Windows"),
+]
+
+
+@pytest.mark.parametrize(("user_agent", "os"), UNFROZEN_VERSIONS + FROZEN_VERSIONS)
+def test_versions_are_dropped_only_for_frozen_tokens(user_agent: str, os: str) -> None:
+    assert describe_device(user_agent).os == os
+
+
+# The tokens reduced user agents always send, whatever the real version (what devices.py may drop).
+FROZEN_TOKEN = re.compile(
+    r"Windows NT 10\.0(?![\d.])|Mac OS X 10(?:_15_7|\.15\.7|\.15)(?![\d_.])|Android 10; K\b|CrOS \S+ 14541\.0\.0"
+    r"|OS 18_\d+(?:_\d+)? like Mac OS X"
+)
+
+
+@pytest.mark.skipif(
+    not FULL_SET.exists(),
+    reason=f"the full user-agent set is not here ({FULL_SET}); it lives in ../shared/data/ beside the project",
+)
+def test_no_real_user_agent_loses_a_version_that_is_not_frozen() -> None:
+    lost = []
+    for user_agent in FULL_SET.read_text(encoding="utf-8").splitlines():
+        parsed = devices.parse_user_agent(user_agent).os
+        described = describe_device(user_agent)
+        version_known = parsed is not None and (parsed.major or "").isdigit()
+        version_shown = any(ch.isdigit() for ch in described.os)
+        if version_known and described.os and not version_shown and not FROZEN_TOKEN.search(user_agent):
+            lost.append(user_agent)
+    assert lost == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import io
 import os
 import re
@@ -574,3 +575,141 @@ def test_redirect_that_urllib_would_not_follow(monkeypatch: pytest.MonkeyPatch) 
         NoCredentialsOnRedirect().redirect_request(request, io.BytesIO(), 302, "Found", Message(), "https://s/x")  # type: ignore[arg-type]
         is None
     )
+
+
+# -- hostile archives: confined to the scratch folder, capped in size -------------------------------------------
+
+
+@pytest.fixture
+def machine_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another database somewhere on the machine, outside GEOIP_PATH: in it, London is in Paris."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "Other-City.mmdb"
+    moved = {**PLACES, "81.2.69.0/24": {**PLACES["81.2.69.0/24"], "city": "Paris"}}
+    return write_mmdb(elsewhere, "City", places=moved)
+
+
+def regular(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    return info
+
+
+def link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+HOSTILE_ENTRIES: dict[str, Any] = {
+    # name: entries of the archive, given the other database's absolute path and the edition
+    "absolute name": lambda other, e: [(regular(str(other)), database("City"))],
+    "absolute name of the edition": lambda other, e: [(regular(f"/{e}_20260101/{e}.mmdb"), database("City"))],
+    "'..' in the name": lambda other, e: [(regular(f"{e}_20260101/../../{e}.mmdb"), database("City"))],
+    "symlink to the other database": lambda other, e: [(link(f"{e}.mmdb", str(other), tarfile.SYMTYPE), b"")],
+    "relative symlink": lambda other, e: [
+        (regular(f"{e}_20260101/COPYRIGHT.txt"), b"x"),
+        (link(f"{e}_20260101/{e}.mmdb", "COPYRIGHT.txt", tarfile.SYMTYPE), b""),
+    ],
+    "hardlink to the other database": lambda other, e: [(link(f"{e}.mmdb", str(other), tarfile.LNKTYPE), b"")],
+    "hardlink to another entry": lambda other, e: [
+        (regular(f"{e}_20260101/data.bin"), database("City")),
+        (link(f"{e}_20260101/{e}.mmdb", f"{e}_20260101/data.bin", tarfile.LNKTYPE), b""),
+    ],
+    "good database and a hostile one": lambda other, e: [
+        (regular(f"{e}_20260101/{e}.mmdb"), database("City")),
+        (regular(str(other)), database("City")),
+    ],
+}
+
+
+@pytest.mark.parametrize("hostile", list(HOSTILE_ENTRIES))
+def test_hostile_entries_never_install_another_file(
+    hostile: str,
+    maxmind: FakeMaxMind,
+    tmp_path: Path,
+    old_databases: dict[str, bytes],
+    machine_database: Path,
+    settings: Any,
+) -> None:
+    other_bytes = machine_database.read_bytes()
+    for edition in EDITIONS:
+        maxmind.publish(edition, tarball_with(HOSTILE_ENTRIES[hostile](machine_database, edition)))
+    settings.GEOIP_PATH = str(tmp_path)
+
+    with pytest.raises(CommandError) as raised:
+        run(maxmind, tmp_path)
+
+    assert "unsafe entry" in str(raised.value)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old_databases
+    assert machine_database.read_bytes() == other_bytes
+    assert geo.location(LONDON_IP) == "Manchester, United Kingdom"
+
+
+GIB = 1 << 30
+ZEROS_BLOCK = 16 << 20
+
+
+@functools.cache
+def gzipped_zeros() -> bytes:
+    return gzip.compress(bytes(ZEROS_BLOCK), compresslevel=9)
+
+
+def bomb_tarball(edition: str, *, huge: str, size: int = 3 * GIB // 2, cut_after: int | None = None) -> bytes:
+    """A tar.gz of about 1.5 MB whose entry ``huge`` expands to ``size`` bytes of zeros.
+
+    gzip members may be concatenated, so the zeros are one compressed block repeated: cheap to build.
+    With ``cut_after``, the archive stops after that many blocks (only the header tells the size).
+    """
+    info = regular(huge)
+    info.size = size
+    parts = [gzip.compress(info.tobuf(tarfile.GNU_FORMAT))]
+    blocks = size // ZEROS_BLOCK
+    parts += [gzipped_zeros()] * (blocks if cut_after is None else cut_after)
+    if cut_after is None:
+        tail = io.BytesIO()
+        if not huge.endswith(".mmdb"):
+            data = database("City")
+            mmdb = regular(f"{edition}_20260101/{edition}.mmdb")
+            mmdb.size = len(data)
+            tail.write(mmdb.tobuf(tarfile.GNU_FORMAT) + data + bytes(-len(data) % tarfile.BLOCKSIZE))
+        tail.write(bytes(2 * tarfile.BLOCKSIZE))
+        parts.append(gzip.compress(tail.getvalue()))
+    return b"".join(parts)
+
+
+BOMBS: dict[str, Any] = {
+    "the database": lambda e: bomb_tarball(e, huge=f"{e}_20260101/{e}.mmdb"),
+    "an entry before the database": lambda e: bomb_tarball(e, huge=f"{e}_20260101/COPYRIGHT.txt"),
+    # Only 16 MiB of the 1.5 GiB are there: stopping at the header is the only way to report the size.
+    "the database, cut short": lambda e: bomb_tarball(e, huge=f"{e}_20260101/{e}.mmdb", cut_after=1),
+}
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_an_archive_that_expands_too_far_stops_at_once(
+    bomb: str, maxmind: FakeMaxMind, tmp_path: Path, old_databases: dict[str, bytes], settings: Any
+) -> None:
+    tarball = BOMBS[bomb]("GeoLite2-City")
+    assert len(tarball) < 2 << 20
+    maxmind.publish("GeoLite2-City", tarball)
+    settings.GEOIP_PATH = str(tmp_path)
+
+    with pytest.raises(CommandError) as raised:
+        run(maxmind, tmp_path, "--edition", "GeoLite2-City")
+
+    message = str(raised.value)
+    assert "expands to more than 1024 MiB" in message
+    assert "The database on disk, if any, is unchanged." in message
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old_databases
+    assert geo.location(LONDON_IP) == "Manchester, United Kingdom"
+
+
+def test_an_archive_with_too_many_entries_is_refused(
+    maxmind: FakeMaxMind, tmp_path: Path, old_databases: dict[str, bytes]
+) -> None:
+    entries = [(regular(f"GeoLite2-City_20260101/note-{n}.txt"), b"") for n in range(5000)]
+    maxmind.publish("GeoLite2-City", tarball_with([*entries, (regular("GeoLite2-City.mmdb"), database("City"))]))
+    with pytest.raises(CommandError, match="more than 100 entries"):
+        run(maxmind, tmp_path, "--edition", "GeoLite2-City")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old_databases

@@ -473,3 +473,40 @@ def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tabl
     assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
     # Running it again changes nothing.
     assert "already in qsessions: 1" in run_import()[0]
+
+
+@pytest.mark.parametrize(
+    ("ip_storage", "store_user_agent", "expected_ips", "expected_user_agent"),
+    [
+        ("full", True, ("203.0.113.77", "2001:db8:abcd:12::1"), "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0"),
+        ("truncated", True, ("203.0.113.0", "2001:db8:abcd::"), "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0"),
+        ("none", False, (None, None), None),
+        ("truncated", False, ("203.0.113.0", "2001:db8:abcd::"), None),
+    ],
+)
+def test_django_user_sessions_import_obeys_the_privacy_settings(
+    legacy_tables: None,
+    db: None,
+    settings: Any,
+    ip_storage: str,
+    store_user_agent: bool,
+    expected_ips: tuple[str | None, str | None],
+    expected_user_agent: str | None,
+) -> None:
+    settings.QSESSIONS_IP_STORAGE = ip_storage
+    settings.QSESSIONS_STORE_USER_AGENT = store_user_agent
+    expiry = timezone.now() + datetime.timedelta(days=3)
+    keys = ("p" * 32, "q" * 32)
+    for key, ip in zip(keys, ("203.0.113.77", "2001:db8:abcd:12::1"), strict=True):
+        UserSessionsSession.objects.create(
+            session_key=key,
+            session_data=LegacyStore().encode({"value": 1}),
+            expire_date=expiry,
+            ip=ip,
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0",
+            last_activity=timezone.now(),
+        )
+    run_import("--from", "user-sessions")
+    rows = [Session.objects.get(pk=key) for key in keys]
+    assert tuple(row.ip for row in rows) == expected_ips
+    assert [row.user_agent for row in rows] == [expected_user_agent] * 2

@@ -267,3 +267,110 @@ def test_no_session_key_in_pages_urls_or_logs(engine: str, caplog: pytest.LogCap
             assert all(key not in text for text in texts)
     for key in keys:
         assert key not in caplog.text
+
+
+# -- CSRF without the site's middleware, and no caching ---------------------------------------------------
+
+NEVER_CACHE = {"max-age=0", "no-cache", "no-store", "must-revalidate", "private"}
+
+
+def cache_control(response: Any) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part.strip()}
+
+
+@pytest.fixture
+def without_csrf_middleware(settings: Any) -> None:
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != "django.middleware.csrf.CsrfViewMiddleware"]
+
+
+@pytest.mark.usefixtures("without_csrf_middleware")
+def test_revocation_needs_a_csrf_token_even_without_the_csrf_middleware(engine: str) -> None:
+    make_user()
+    laptop = signed_in("alice", enforce_csrf_checks=True)
+    phone = signed_in("alice", CHROME_ANDROID)
+    tablet = signed_in("alice", SAFARI_MAC)
+    target = revoke_url(session_of(phone))
+    assert laptop.post(target).status_code == 403
+    assert laptop.post("/account/sessions/others/revoke/").status_code == 403
+    assert laptop.post(target, {"csrfmiddlewaretoken": "x" * 64}).status_code == 403
+    assert is_signed_in(phone)
+    assert is_signed_in(tablet)
+    # The pages hand out the token themselves, so the forms still work.
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', laptop.get(target).content.decode())
+    assert token is not None
+    assert laptop.post(target, {"csrfmiddlewaretoken": token.group(1)}).status_code == 302
+    assert not is_signed_in(phone)
+    assert is_signed_in(tablet)
+
+
+@pytest.mark.parametrize("middleware", ["with", "without"])
+def test_no_page_may_be_cached(engine: str, middleware: str, settings: Any) -> None:
+    if middleware == "without":
+        settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if "csrf" not in name]
+    make_user()
+    laptop = signed_in("alice")
+    phone = signed_in("alice", CHROME_ANDROID)
+    answers = {
+        "list": laptop.get(LIST_URL),
+        "revoke one (confirmation)": laptop.get(revoke_url(session_of(phone))),
+        "revoke others (confirmation)": laptop.get("/account/sessions/others/revoke/"),
+        "wrong method": laptop.put(LIST_URL),
+        "revoke one": laptop.post(revoke_url(session_of(phone))),
+        "revoke others": laptop.post("/account/sessions/others/revoke/"),
+        "signed out": Client().get(LIST_URL),
+    }
+    assert answers["list"].status_code == 200
+    for name, response in answers.items():
+        assert cache_control(response) >= NEVER_CACHE, name
+        assert "Expires" in response, name
+
+
+# -- text that cannot disguise itself, times with their zone ----------------------------------------------
+
+RLO = "\u202e"
+# ua-parser takes the app name in front of CFNetwork as the browser: the override reaches the device name.
+DISGUISED_UA = f"{RLO}Evil/1.0 CFNetwork/978.0.7 Darwin/18.5.0"
+
+
+def test_device_names_are_bidi_isolated(engine: str) -> None:
+    make_user()
+    laptop = signed_in("alice", FIREFOX_WINDOWS)
+    disguised = signed_in("alice", DISGUISED_UA)
+    name = session_of(disguised).device_description
+    assert name is not None
+    assert name.name.startswith(RLO)
+
+    html = laptop.get(LIST_URL).content.decode()
+    # Every occurrence of the override sits inside an isolate, which ends before "This device" or a button.
+    assert html.count(RLO) == 2  # the device cell and the sign-out link's label
+    assert len(re.findall(f"<bdi[^>]*>{name.name}</bdi>", html)) == 2
+    assert len(re.findall("<bdi[^>]*>Firefox 121 on Windows</bdi>", html)) == 2
+
+    page = laptop.get(revoke_url(session_of(disguised))).content.decode()
+    assert page.count(RLO) == 1
+    assert f"<bdi>{name.name}</bdi>" in page
+
+    # The message after signing it out is plain text: the name is wrapped in Unicode isolate marks there.
+    html = laptop.post(revoke_url(session_of(disguised)), follow=True).content.decode()
+    assert f"The session on \u2068{name.name}\u2069 was signed out." in html
+
+
+def test_times_show_their_time_zone(engine: str, settings: Any) -> None:
+    make_user()
+    client = signed_in("alice")
+    signed_in_at = datetime.datetime(2026, 11, 30, 1, 12, tzinfo=datetime.timezone.utc)
+    last = timezone.now() - datetime.timedelta(hours=3)
+    Session.objects.filter(pk=session_of(client).pk).update(created_at=signed_in_at, last_activity=last)
+
+    html = client.get(LIST_URL).content.decode()
+    assert "Nov. 30, 2026, 1:12 a.m. UTC" in html
+    assert re.search(r'title="[^"]+ UTC"', html)
+
+    # The active time zone, not the server's: New York is five hours behind UTC in November.
+    settings.TIME_ZONE = "America/New_York"
+    html = client.get(LIST_URL).content.decode()
+    assert "Nov. 29, 2026, 8:12 p.m. EST" in html
+    assert re.search(r'title="[^"]+ (EST|EDT)"', html)
+    with timezone.override("Asia/Tokyo"):
+        html = client.get(LIST_URL).content.decode()
+    assert "Nov. 30, 2026, 10:12 a.m. JST" in html

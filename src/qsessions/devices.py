@@ -5,8 +5,9 @@ distinct user agent once. ua-parser picks its fastest resolver itself: with the 
 installed (ua-parser-rs) it matches in Rust, otherwise with Python's ``re``.
 
 Names are honest about user-agent reduction: browsers freeze parts of the string ("Windows NT 10.0" for
-Windows 10 and 11, "Mac OS X 10_15_7" for every macOS since 11, "Android 10; K" in Chrome since 110), so
-those show as "Windows", "macOS" and "Android" without a version unless client hints say more.
+Windows 10 and 11, "Mac OS X 10_15_7" (Firefox: "10.15") for every macOS since 11, "Android 10; K" in
+Chrome since 110), so those show as "Windows", "macOS" and "Android" without a version unless client
+hints say more. Only those exact tokens lose their version: "Mac OS X 10_15_3" is macOS 10.15.
 """
 
 from __future__ import annotations
@@ -157,6 +158,11 @@ _TV_TOKEN = re.compile(
 # Both matched against the lower-cased string: IGNORECASE makes Python's re several times slower here.
 _TABLET_TOKEN = re.compile(r"\btablet\b")
 _REDUCED_CHROME_OS = "14541.0.0"
+# The frozen tokens themselves: ua-parser reads "Windows NT 6.4", "Windows 10.0.18362" and "Windows/10" as
+# Windows 10 too, and "10_15_3" as 10.15, all real versions. Chrome, Edge and Safari send "10_15_7" on every
+# macOS since 11; Firefox caps the version at "10.15".
+_FROZEN_WINDOWS = re.compile(r"Windows NT 10\.0(?![\d.])")
+_FROZEN_MACOS = re.compile(r"Mac OS X 10(?:_15_7|\.15\.7|\.15)(?![\d_.])")
 _SAFARI_FROZEN_IOS_FROM = 26  # Safari 26 on iOS reports the OS as 18_x
 
 
@@ -191,9 +197,9 @@ def _is_frozen_os(result: Result, system: str) -> bool:
     os, ua = result.os, result.user_agent
     assert os is not None
     if system == "Windows":
-        return os.major == "10"  # "Windows NT 10.0": Windows 10 and 11 alike
+        return _FROZEN_WINDOWS.search(result.string) is not None  # Windows 10 and 11 alike
     if system == "macOS":
-        return (os.major, os.minor) == ("10", "15")  # every macOS since 11 says 10.15 or 10_15_7
+        return _FROZEN_MACOS.search(result.string) is not None
     if system == "Android":
         return os.major == "10" and result.device is not None and result.device.family == "K"
     if system == "ChromeOS":

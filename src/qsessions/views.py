@@ -2,6 +2,10 @@
 
 Sessions are addressed by ``public_id`` everywhere: the session key never reaches a page, a JSON body or
 a URL. A user only ever finds their own sessions; anyone else's id is answered like an unknown one.
+
+Every view checks CSRF itself (``csrf_protect``, as Django's login and logout views do), so revocation stays
+protected on a site without ``CsrfViewMiddleware``, and no answer may be cached (``never_cache``): a shared
+computer's browser must not show someone's sessions, IPs and places from its cache after they sign out.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from qsessions.models import Session, SessionQuerySet, looks_like_public_id
@@ -98,16 +102,20 @@ def _revoke_others(request: HttpRequest) -> int:
 # -- pages -------------------------------------------------------------------------------------------------
 
 
+@never_cache
 @login_required
 @require_GET
+@csrf_protect
 def session_list(request: HttpRequest) -> HttpResponse:
     entries = session_entries(request)
     context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
     return render(request, "qsessions/session_list.html", context)
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET asks for confirmation; POST signs the session out."""
     entry = _own_session(request, public_id)
@@ -123,8 +131,10 @@ def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect("qsessions:list")
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST signs out every session of the user but this one."""
     if request.method == "GET":
@@ -137,7 +147,9 @@ def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
 
 
 def _device_label(entry: SessionEntry) -> str:
-    return entry.device or _("an unknown device")
+    # A message is plain text, where <bdi> cannot isolate the name: Unicode's isolate marks (FSI ... PDI) do,
+    # so that a right-to-left override in a user agent cannot run on into the rest of the sentence.
+    return f"\u2068{entry.device}\u2069" if entry.device else _("an unknown device")
 
 
 # -- JSON API ----------------------------------------------------------------------------------------------
@@ -147,26 +159,17 @@ def _error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
 
 
-class _CsrfCheck(CsrfViewMiddleware):
-    """Django's CSRF check, answering a failure in JSON instead of the HTML failure page."""
-
-    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
-        return _error(403, "csrf_failed", _("CSRF verification failed: %(reason)s") % {"reason": reason})
-
-
-def _csrf_failure(request: HttpRequest) -> HttpResponseBase | None:
-    check = _CsrfCheck(lambda request: HttpResponse())
-    check.process_request(request)
-    # Any callback without ``csrf_exempt``: the check runs whatever the view says.
-    failure: HttpResponseBase | None = check.process_view(request, lambda: None, (), {})  # type: ignore[arg-type,return-value]
-    return failure
-
-
 def api_endpoint(methods: list[str]) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
-    """Method check (405), session authentication (401) and CSRF (403), all answered in JSON."""
+    """Method check (405), session authentication (401) and CSRF (403), all answered in JSON; never cached.
+
+    The CSRF check is Django's own ``csrf_protect`` around the view. When the view is not reached, the
+    check failed: Django has logged why (``django.security.csrf``) and its failure page is replaced by the
+    API's JSON error.
+    """
 
     def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-        @csrf_exempt
+        @never_cache
+        @csrf_exempt  # the site's middleware leaves these views to the check below, which answers in JSON
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
@@ -175,10 +178,22 @@ def api_endpoint(methods: list[str]) -> Callable[[Callable[..., HttpResponseBase
                 return response
             if not request.user.is_authenticated:
                 return _error(401, "not_authenticated", _("Sign in to manage your sessions."))
-            failure = _csrf_failure(request)
-            if failure is not None:
-                return failure
-            return view(request, *args, **kwargs)
+            reached = False
+
+            @csrf_protect
+            def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+                nonlocal reached
+                reached = True
+                return view(request, *args, **kwargs)
+
+            answer = checked(request, *args, **kwargs)
+            if not reached:
+                return _error(
+                    403,
+                    "csrf_failed",
+                    _("CSRF verification failed: send the token of the csrftoken cookie in the X-CSRFToken header."),
+                )
+            return answer
 
         return wrapper
 

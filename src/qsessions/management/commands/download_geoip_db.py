@@ -1,11 +1,11 @@
 """``manage.py download_geoip_db``: fetch MaxMind's GeoIP databases, verify them, replace the old ones atomically.
 
 It uses MaxMind's current download API (account id and license key as HTTP basic auth), or the older
-key-only URL when no account id is given. Each tarball is checked against MaxMind's ``.sha256``, only
-the ``.mmdb`` inside is extracted (through tarfile's ``data`` filter), checked to open as a MaxMind
-database, and moved into place with ``os.replace``: a failed or damaged download leaves the database
-that was there untouched. MaxMind answers with a redirect to a storage host; the credentials are never
-sent there. The license key is never printed.
+key-only URL when no account id is given. Each tarball is checked against MaxMind's ``.sha256``; only
+the ``.mmdb`` inside is copied out (to a name of our own, within a size cap read from the headers),
+checked to open as a MaxMind database, and moved into place with ``os.replace``: a failed or damaged
+download leaves the database that was there untouched. MaxMind answers with a redirect to a storage
+host; the credentials are never sent there. The license key is never printed.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import http.client
 import ipaddress
 import os
 import re
+import shutil
 import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import Message
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from django.conf import settings
@@ -42,6 +43,10 @@ SHA256_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
 CHUNK_SIZE = 64 * 1024
 MAX_TARBALL_BYTES = 1 << 30  # GeoLite2-City is well under 100 MB; anything near this is not a database
 MAX_CHECKSUM_BYTES = 4096
+# What a tarball may expand to, read from its headers before anything is written (GeoLite2-City's database is
+# under 100 MB, MaxMind's largest a few hundred), and how many entries it may have (MaxMind's have four).
+MAX_EXTRACTED_BYTES = 1 << 30
+MAX_ENTRIES = 100
 PROGRESS_STEP_BYTES = 8 << 20
 
 
@@ -355,35 +360,66 @@ def database_filename(edition: str) -> str:
     return f"{edition}.mmdb"
 
 
-def _database_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    for member in tar:
-        if member.name.endswith(".mmdb"):
-            yield member
+def _unsafe(member: tarfile.TarInfo) -> str | None:
+    """Why an entry named like a database must not be used, or None. Its name is never a path we write to."""
+    name = PurePosixPath(member.name)
+    if name.is_absolute():
+        return "an absolute path"
+    if ".." in name.parts:
+        return "a '..' in its path"
+    if member.issym() or member.islnk():
+        return "a link"
+    return None
+
+
+def _database_member(tar: tarfile.TarFile, edition: str) -> tarfile.TarInfo:
+    """The archive's ``.mmdb`` entry, read from the headers alone.
+
+    Stops at the first header that takes the archive past ``MAX_ENTRIES`` entries or ``MAX_EXTRACTED_BYTES``:
+    a small archive of zeros can claim gigabytes, and skipping an entry means decompressing it.
+    """
+    databases: list[tarfile.TarInfo] = []
+    total = 0
+    for count, member in enumerate(tar, start=1):
+        total += member.size
+        if count > MAX_ENTRIES:
+            raise DownloadError(f"The tarball holds more than {MAX_ENTRIES} entries; a MaxMind tarball has a few.")
+        if total > MAX_EXTRACTED_BYTES:
+            raise DownloadError(
+                f"The tarball expands to more than {MAX_EXTRACTED_BYTES >> 20} MiB; no database is that large."
+            )
+        if not member.name.endswith(".mmdb"):
+            continue
+        reason = _unsafe(member)
+        if reason is not None:
+            raise DownloadError(f"The tarball holds an unsafe entry ({reason}); nothing was extracted.")
+        databases.append(member)
+    if not databases:
+        raise DownloadError("The tarball holds no .mmdb database.")
+    preferred = [member for member in databases if PurePosixPath(member.name).name == f"{edition}.mmdb"]
+    member = (preferred or databases)[0]
+    if not member.isreg():
+        raise DownloadError("The tarball's .mmdb entry is not a regular file.")
+    return member
 
 
 def extract_database(tarball: Path, edition: str, into: Path) -> Path:
-    """Extract the one ``.mmdb`` file of ``tarball`` into ``into`` (with the ``data`` filter) and return it."""
-    if not hasattr(tarfile, "data_filter"):  # pragma: no cover - Python 3.10.0-3.10.11 and 3.11.0-3.11.3
-        raise DownloadError("This Python's tarfile has no extraction filters: upgrade to 3.10.12, 3.11.4 or later.")
+    """Copy the one ``.mmdb`` entry of ``tarball`` to ``into/<edition>.mmdb`` and return that path.
+
+    The entry's content is copied to a name of our choosing: nothing in the archive (names, links, modes)
+    decides where a file is written.
+    """
     into.mkdir()
+    extracted = into / f"{edition}.mmdb"
     try:
         with tarfile.open(tarball, mode="r:gz") as tar:
-            members = list(_database_members(tar))
-            if not members:
-                raise DownloadError("The tarball holds no .mmdb database.")
-            preferred = [m for m in members if Path(m.name).name == f"{edition}.mmdb"]
-            member = (preferred or members)[0]
-            # The data filter refuses absolute paths, '..', links and device files (CVE-2007-4559 and kin).
-            tar.extract(member, path=into, filter="data")
-    except tarfile.FilterError as exc:
-        raise DownloadError(
-            f"The tarball holds an unsafe entry ({type(exc).__name__}); nothing was extracted."
-        ) from None
+            member = _database_member(tar, edition)
+            data = tar.extractfile(member)
+            assert data is not None  # a regular file's entry always has data
+            with data, extracted.open("wb") as out:
+                shutil.copyfileobj(data, out, CHUNK_SIZE)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # gzip's BadGzipFile is an OSError
         raise DownloadError(f"The tarball is truncated or corrupt ({type(exc).__name__}).") from None
-    extracted = into / member.name
-    if not extracted.is_file():
-        raise DownloadError("The tarball's .mmdb entry is not a regular file.")
     return extracted
 
 
@@ -403,7 +439,8 @@ def check_database(path: Path) -> None:
 def install_atomically(source: Path, target: Path) -> None:
     """Copy ``source`` next to ``target`` under a temporary name, flush it to disk, then rename it over ``target``.
 
-    A reader that has the old file open keeps reading the old file; the next lookup sees the new one.
+    A reader that has the old file open keeps reading the old file; running processes open the new one
+    within ``geo.RECHECK_SECONDS``.
     """
     handle, scratch_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     scratch = Path(scratch_name)

@@ -24,7 +24,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from qsessions.backends.db import SessionStore
-from qsessions.client import clean_user_agent, parse_ip
+from qsessions.client import client_ip_for_storage, user_agent_for_storage
 from qsessions.models import Session, make_public_id, user_id_from_session_data
 
 DJANGO = "django"
@@ -116,8 +116,9 @@ class TableSource:
     def _session(self, row: tuple[Any, ...]) -> SourceSession:
         session = SourceSession(str(row[0]), row[1], self._parse_datetime(row[2]))
         if self.with_client:
-            session.ip = parse_ip(row[3])
-            session.user_agent = clean_user_agent(row[4])
+            # Stored as a live request's would be: QSESSIONS_IP_STORAGE and QSESSIONS_STORE_USER_AGENT apply.
+            session.ip = client_ip_for_storage(row[3])
+            session.user_agent = user_agent_for_storage(row[4])
             session.last_activity = self._parse_datetime(row[5])
         return session
 
