@@ -50,7 +50,7 @@ test: test-main test-contract
 test-main: $(TEST_STAMP)
 	$(BIN)/pytest tests
 
-# Django's own session-backend tests against our engines (see DESIGN.md, "Testing").
+# Django's own session-backend tests against our engines (see docs/architecture.md, "Testing").
 test-contract: $(TEST_STAMP)
 	$(BIN)/python scripts/fetch_django_tests.py
 	QSESSIONS_TEST_CONTRACT=1 $(BIN)/pytest tests/test_django_contract.py

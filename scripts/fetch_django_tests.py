@@ -1,6 +1,6 @@
 """Fetch Django's own session-backend tests for the installed Django version.
 
-They are the reference for our compatibility contract (DESIGN.md): tests/test_django_contract.py runs
+They are the reference for our compatibility contract (docs/architecture.md): tests/test_django_contract.py runs
 them against our engines. They come from the Django source distribution on PyPI and are kept in
 .cache/django-tests/<version>/ (not in the repository).
 """

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from qsessions.conf import conf
+
 MIDDLEWARE_PATH = "qsessions.middleware.SessionMiddleware"
 
 
@@ -76,7 +78,7 @@ def _is_int(value: Any) -> bool:
 def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """QSESSIONS_ACTIVITY_INTERVAL, QSESSIONS_MAX_SESSIONS_PER_USER and QSESSIONS_REVOKE_ON_PASSWORD_CHANGE."""
     errors = []
-    interval = getattr(settings, "QSESSIONS_ACTIVITY_INTERVAL", 60)
+    interval = conf.raw("ACTIVITY_INTERVAL")
     if not _is_int(interval) or interval < 0:
         errors.append(
             Error(
@@ -85,7 +87,7 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
                 id="qsessions.E020",
             )
         )
-    limit = getattr(settings, "QSESSIONS_MAX_SESSIONS_PER_USER", None)
+    limit = conf.raw("MAX_SESSIONS_PER_USER")
     if limit is not None and (not _is_int(limit) or limit < 1):
         errors.append(
             Error(
@@ -94,7 +96,7 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
                 id="qsessions.E021",
             )
         )
-    revoke = getattr(settings, "QSESSIONS_REVOKE_ON_PASSWORD_CHANGE", True)
+    revoke = conf.raw("REVOKE_ON_PASSWORD_CHANGE")
     if not isinstance(revoke, bool):
         errors.append(
             Error(
@@ -112,7 +114,7 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
 def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from qsessions.client import parse_network
 
-    value = getattr(settings, "QSESSIONS_TRUSTED_PROXIES", ())
+    value = conf.raw("TRUSTED_PROXIES")
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
         return [
             Error(
@@ -165,7 +167,7 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
     from qsessions.conf import FORWARDED_HEADERS, IP_STORAGE_MODES
 
     messages: list[CheckMessage] = []
-    ip_storage = getattr(settings, "QSESSIONS_IP_STORAGE", "full")
+    ip_storage = conf.raw("IP_STORAGE")
     if ip_storage not in IP_STORAGE_MODES:
         messages.append(
             Error(
@@ -174,7 +176,7 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
                 id="qsessions.E012",
             )
         )
-    header = getattr(settings, "QSESSIONS_FORWARDED_HEADER", "X-Forwarded-For")
+    header = conf.raw("FORWARDED_HEADER")
     if not isinstance(header, str) or header.lower() not in {name.lower() for name in FORWARDED_HEADERS}:
         messages.append(
             Error(
@@ -184,7 +186,7 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
             )
         )
     messages.extend(_check_client_ip_resolver())
-    if getattr(settings, "QSESSIONS_CLIENT_HINTS", False) and not getattr(settings, "QSESSIONS_STORE_USER_AGENT", True):
+    if conf.raw("CLIENT_HINTS") and not conf.raw("STORE_USER_AGENT"):
         messages.append(
             Warning(
                 "QSESSIONS_CLIENT_HINTS is on but QSESSIONS_STORE_USER_AGENT is off: client hints describe the "
@@ -197,7 +199,7 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 
 def _check_client_ip_resolver() -> list[CheckMessage]:
-    resolver = getattr(settings, "QSESSIONS_CLIENT_IP_RESOLVER", None)
+    resolver = conf.raw("CLIENT_IP_RESOLVER")
     if resolver is None:
         return []
     if isinstance(resolver, str):
