@@ -11,6 +11,7 @@ urlpatterns = [
     path("session/", views.session_only),
     path("account/sessions/", include("qsessions.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/reauthenticate/", views.own_reauthentication_view),
     path("read/", views.read),
     path("write/", views.write),
     path("login/", views.login_view),

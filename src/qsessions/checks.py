@@ -353,3 +353,32 @@ def check_session_serializer(app_configs: Any = None, **kwargs: Any) -> list[Che
             )
         ]
     return []
+
+
+# -- re-authentication: qsessions.E050-E059 ----------------------------------------------------------------
+
+
+@register(Tags.security)
+def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_REAUTHENTICATION_WINDOW and QSESSIONS_REAUTHENTICATION_URL."""
+    errors = []
+    window = getattr(settings, "QSESSIONS_REAUTHENTICATION_WINDOW", None)
+    if window is not None and (not _is_int(window) or window < 1):
+        errors.append(
+            Error(
+                f"QSESSIONS_REAUTHENTICATION_WINDOW is {window!r}; it must be None (off) or a whole number of "
+                "seconds, 1 or more.",
+                hint="For example 600: signing sessions out needs an authentication in the last 10 minutes.",
+                id="qsessions.E050",
+            )
+        )
+    url = getattr(settings, "QSESSIONS_REAUTHENTICATION_URL", None)
+    if url is not None and (not isinstance(url, str) or not url):
+        errors.append(
+            Error(
+                f"QSESSIONS_REAUTHENTICATION_URL is {url!r}; it must be None (qsessions' own page), a URL or a "
+                "URL name.",
+                id="qsessions.E051",
+            )
+        )
+    return errors

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from qsessions import policies
 from qsessions.backends.db import SessionStore
 from qsessions.models import Session
+from qsessions.reauthentication import reauthentication_window, record_authentication
 from qsessions.revocation import REASON_LOGOUT, revoke_sessions
 from qsessions.signals import session_revoked
 
@@ -40,6 +41,13 @@ def trust_logged_in_owner(sender: Any, request: Any, user: Any, **kwargs: Any) -
     session = getattr(request, "session", None)
     if isinstance(session, SessionStore):
         session.trust_owner(user.pk)
+
+
+@receiver(user_logged_in, dispatch_uid="qsessions.record_authentication")
+def record_authentication_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """A login is an authentication: it counts for QSESSIONS_REAUTHENTICATION_WINDOW (nothing stored when off)."""
+    if request is not None and getattr(request, "session", None) is not None and reauthentication_window() is not None:
+        record_authentication(request)
 
 
 @receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")

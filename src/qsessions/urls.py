@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from qsessions import views
+from qsessions import reauthentication, views
 
 app_name = "qsessions"
 
 urlpatterns = [
     path("", views.session_list, name="list"),
+    path("reauthenticate/", reauthentication.reauthenticate, name="reauthenticate"),
     path("others/revoke/", views.revoke_other_sessions, name="revoke_others"),
     path("<str:public_id>/revoke/", views.revoke_session, name="revoke"),
     path("api/sessions/", views.api_session_list, name="api_list"),

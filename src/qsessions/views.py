@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from qsessions.models import Session, SessionQuerySet, looks_like_public_id
+from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 
 # What qsessions.models.make_public_id() returns.
@@ -107,6 +108,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET asks for confirmation; POST signs the session out."""
@@ -124,6 +126,7 @@ def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @login_required
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST signs out every session of the user but this one."""
@@ -215,6 +218,7 @@ def api_session_list(request: HttpRequest) -> HttpResponseBase:
 
 
 @api_endpoint(["GET", "DELETE"])
+@reauthentication_required(json=True, methods=["DELETE"])
 def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase:
     """GET one session; DELETE revokes it."""
     entry = _own_session(request, public_id)
@@ -226,6 +230,7 @@ def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase
 
 
 @api_endpoint(["POST"])
+@reauthentication_required(json=True)
 def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase:
     entry = _own_session(request, public_id)
     if entry is None:
@@ -234,5 +239,6 @@ def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase
 
 
 @api_endpoint(["POST"])
+@reauthentication_required(json=True)
 def api_revoke_other_sessions(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"revoked": _revoke_others(request), "signed_out": False})

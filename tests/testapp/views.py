@@ -90,3 +90,12 @@ async def achange_password_view(request: HttpRequest) -> HttpResponse:
     if request.GET.get("keep") == "1":
         await aupdate_session_auth_hash(request, user)  # type: ignore[arg-type]
     return HttpResponse("ok")
+
+
+@csrf_exempt
+def own_reauthentication_view(request: HttpRequest) -> HttpResponse:
+    """A site's own re-authentication (allauth, django-otp, ...) after it has checked the user: it records it."""
+    from qsessions.reauthentication import record_authentication
+
+    record_authentication(request)
+    return HttpResponse("ok")
