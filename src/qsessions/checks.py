@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 MIDDLEWARE_PATH = "qsessions.middleware.SessionMiddleware"
@@ -355,7 +356,7 @@ def check_session_serializer(app_configs: Any = None, **kwargs: Any) -> list[Che
     return []
 
 
-# -- re-authentication: qsessions.E050-E059 ----------------------------------------------------------------
+# -- re-authentication and sign-in methods: qsessions.E050-E059 ---------------------------------------------
 
 
 @register(Tags.security)
@@ -382,3 +383,24 @@ def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_sign_in_methods(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_SIGN_IN_METHODS: a dict of dotted backend paths to human names."""
+    methods = getattr(settings, "QSESSIONS_SIGN_IN_METHODS", None)
+    if methods is None:
+        return []
+    names_ok = isinstance(methods, dict) and all(
+        isinstance(path, str) and isinstance(name, (str, Promise)) for path, name in methods.items()
+    )
+    if names_ok:
+        return []
+    return [
+        Error(
+            f"QSESSIONS_SIGN_IN_METHODS is {methods!r}; it must be a dict of authentication backends' dotted "
+            "paths to names.",
+            hint='For example {"django_auth_ldap.backend.LDAPBackend": "Company account"}.',
+            id="qsessions.E052",
+        )
+    ]

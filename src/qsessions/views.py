@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from qsessions.models import Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
+from qsessions.sign_in import SignInMethod, session_sign_in_method
 
 # What qsessions.models.make_public_id() returns.
 
@@ -58,9 +59,15 @@ class SessionEntry:
         last = self.session.last_activity
         return last is not None and timezone.now() - last < JUST_NOW
 
+    @cached_property
+    def sign_in(self) -> SignInMethod:
+        """How the session signed in (read from its data when first asked)."""
+        return session_sign_in_method(self.session)
+
 
 def _own_sessions(request: HttpRequest) -> SessionQuerySet:
-    sessions: SessionQuerySet = Session.objects.for_user(request.user).active().defer("session_data")
+    # With the data: the sign-in method is read from it.
+    sessions: SessionQuerySet = Session.objects.for_user(request.user).active()
     return sessions
 
 
@@ -205,6 +212,8 @@ def session_json(entry: SessionEntry) -> dict[str, Any]:
         "created_at": _iso(session.created_at),
         "last_activity": _iso(session.last_activity),
         "expires_at": _iso(session.expire_date),
+        "sign_in_method": entry.sign_in.label or None,
+        "second_factor": entry.sign_in.second_factor,
     }
 
 
