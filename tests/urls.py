@@ -12,6 +12,7 @@ urlpatterns = [
     path("account/sessions/", include("qsessions.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/reauthenticate/", views.own_reauthentication_view),
+    path("hijack/", views.hijack_view),
     path("read/", views.read),
     path("write/", views.write),
     path("login/", views.login_view),

@@ -404,3 +404,20 @@ def check_sign_in_methods(app_configs: Any = None, **kwargs: Any) -> list[Error]
             id="qsessions.E052",
         )
     ]
+
+
+@register(Tags.security)
+def check_known_devices(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """QSESSIONS_KNOWN_DEVICES needs qsessions.known_devices.KnownDeviceMiddleware to do anything."""
+    if not getattr(settings, "QSESSIONS_KNOWN_DEVICES", False):
+        return []
+    if "qsessions.known_devices.KnownDeviceMiddleware" in list(getattr(settings, "MIDDLEWARE", None) or []):
+        return []
+    return [
+        Warning(
+            "QSESSIONS_KNOWN_DEVICES is on but qsessions.known_devices.KnownDeviceMiddleware is not in MIDDLEWARE: "
+            "no device is recognised and no new-device sign-in is reported.",
+            hint="Add it right after qsessions.middleware.SessionMiddleware.",
+            id="qsessions.W053",
+        )
+    ]

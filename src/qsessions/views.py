@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from qsessions import known_devices
 from qsessions.models import Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
@@ -111,6 +112,7 @@ def _revoke_others(request: HttpRequest) -> int:
 def session_list(request: HttpRequest) -> HttpResponse:
     entries = session_entries(request)
     context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
+    context["known_devices"] = known_devices.enabled()
     return render(request, "qsessions/session_list.html", context)
 
 

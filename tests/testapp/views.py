@@ -99,3 +99,13 @@ def own_reauthentication_view(request: HttpRequest) -> HttpResponse:
 
     record_authentication(request)
     return HttpResponse("ok")
+
+
+@csrf_exempt
+def hijack_view(request: HttpRequest) -> HttpResponse:
+    """What django-hijack's acquire view does: login() as the other user, then mark the session."""
+    user = get_user_model()._default_manager.get_by_natural_key(request.GET["username"])
+    history = request.session.get("hijack_history", [])
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session["hijack_history"] = [*history, "1"]
+    return HttpResponse("ok")
