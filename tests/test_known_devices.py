@@ -273,3 +273,79 @@ def test_a_missing_middleware_is_reported(settings: Any) -> None:
     assert [message.id for message in check_known_devices()] == ["qsessions.W053"]
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "qsessions.known_devices.KnownDeviceMiddleware"]
     assert check_known_devices() == []
+
+
+def test_the_signal_alone_without_the_email(known_devices: list[dict[str, Any]], settings: Any) -> None:
+    settings.QSESSIONS_NEW_DEVICE_EMAIL = False
+    make_user()
+    sign_in(browser())
+    phone = sign_in(browser(CHROME_ANDROID))
+    (signal,) = known_devices
+    assert signal["device"].user_agent == CHROME_ANDROID
+    assert signal["request"].session.session_key == phone.cookies["sessionid"].value
+    assert mail.outbox == []
+
+
+def test_a_user_without_an_email_address_gets_the_signal_only(known_devices: list[dict[str, Any]]) -> None:
+    user = make_user()
+    user.email = ""
+    user.save()
+    sign_in(browser())
+    sign_in(browser(CHROME_ANDROID))
+    assert len(known_devices) == 1
+    assert mail.outbox == []
+
+
+def test_two_logins_of_one_new_browser_at_once_alert_once(known_devices: list[dict[str, Any]]) -> None:
+    from unittest import mock
+
+    from qsessions import known_devices as module
+
+    make_user()
+    sign_in(browser())
+    phone = sign_in(browser(CHROME_ANDROID))
+    # The other login has not committed its row when this one looks, and has when this one inserts.
+    real_filter = KnownDevice.objects.filter
+
+    def filter_missing_the_row(*args: Any, **kwargs: Any) -> Any:
+        queryset = real_filter(*args, **kwargs)
+        return queryset.none() if "token_digest" in kwargs else queryset
+
+    with mock.patch.object(module.KnownDevice.objects, "filter", side_effect=filter_missing_the_row):
+        sign_in(sign_out(phone))
+    assert len(known_devices) == 1
+    assert len(mail.outbox) == 1
+    assert is_signed_in(phone)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["not", "a", "dict"],
+        {"d": 1, "s": 3, "n": "x"},
+        {"d": 1, "s": "a" * 32, "n": ""},
+        {"d": "1", "s": "a", "n": "x"},
+    ],
+)
+def test_a_signed_link_of_the_wrong_shape_does_nothing(known_devices: list[Any], payload: Any) -> None:
+    from django.core import signing
+
+    from qsessions.known_devices import NOT_ME_SALT
+
+    make_user()
+    sign_in(browser())
+    phone = sign_in(browser(CHROME_ANDROID))
+    token = signing.dumps(payload, salt=NOT_ME_SALT)
+    assert Client().post(f"/account/sessions/not-me/{token}/").status_code == 404
+    assert is_signed_in(phone)
+
+
+def test_async_requests_pass_through_the_middleware(known_devices: list[Any]) -> None:
+    make_user()
+    sign_in(browser())
+    client = AsyncClient(headers={"user-agent": CHROME_ANDROID})
+    async_to_sync(client.get)("/alogin/", {"username": "alice"})
+    response = async_to_sync(client.get)("/aread/")
+    assert response.json()["user"] == "alice"
+    assert COOKIE_NAME not in response.cookies  # set once, at login
+    assert len(known_devices) == 1
