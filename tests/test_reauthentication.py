@@ -261,3 +261,22 @@ def test_bad_settings_are_reported(settings: Any, name: str, value: Any, error: 
 
     setattr(settings, name, value)
     assert [message.id for message in check_reauthentication()] == ([error] if error else [])
+
+
+def test_async_views(engine: str, window: int) -> None:
+    make_user()
+    client = AsyncClient()
+    async_to_sync(client.get)("/alogin/", {"username": "alice"})
+    assert async_to_sync(client.get)("/async-sudo/").content == b"done"  # the login counts
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    store[AUTHENTICATED_AT_SESSION_KEY] = time.time() - WINDOW - 1
+    store.save()
+    assert async_to_sync(client.get)("/async-sudo/")["Location"] == f"{REAUTH_URL}?next=/async-sudo/"
+    assert async_to_sync(client.get)("/async-sudo-api/").json() == {"done": True}  # GET is not checked
+    refused = async_to_sync(client.post)("/async-sudo-api/")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "reauthentication_required"
+    async_to_sync(client.get)("/async-record/")
+    assert async_to_sync(client.get)("/async-sudo/").content == b"done"
+    assert async_to_sync(client.post)("/async-sudo-api/").json() == {"done": True}

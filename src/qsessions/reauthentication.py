@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from functools import wraps
 from typing import Any, Final, TypeVar, overload
 
+from asgiref.sync import iscoroutinefunction
 from django import forms
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME, authenticate, get_user_model
@@ -61,22 +62,39 @@ def record_authentication(request: HttpRequest) -> None:
     request.session[AUTHENTICATED_AT_SESSION_KEY] = time.time()
 
 
-def seconds_since_authentication(request: HttpRequest) -> float | None:
-    """How long ago the request's session last authenticated; ``None`` if it never recorded it."""
-    value = request.session.get(AUTHENTICATED_AT_SESSION_KEY)
+async def arecord_authentication(request: HttpRequest) -> None:
+    """The async twin of :func:`record_authentication`."""
+    await request.session.aset(AUTHENTICATED_AT_SESSION_KEY, time.time())
+
+
+def _elapsed(value: Any) -> float | None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
     return time.time() - value
 
 
+def _recent(elapsed: float | None) -> bool:
+    window = reauthentication_window()
+    # A time in the future is not trusted (a changed clock): only 0..window seconds ago counts.
+    return window is None or (elapsed is not None and 0 <= elapsed <= window)
+
+
+def seconds_since_authentication(request: HttpRequest) -> float | None:
+    """How long ago the request's session last authenticated; ``None`` if it never recorded it."""
+    return _elapsed(request.session.get(AUTHENTICATED_AT_SESSION_KEY))
+
+
+async def aseconds_since_authentication(request: HttpRequest) -> float | None:
+    return _elapsed(await request.session.aget(AUTHENTICATED_AT_SESSION_KEY))
+
+
 def recently_authenticated(request: HttpRequest) -> bool:
     """Whether the session authenticated within the window (always, when re-authentication is off)."""
-    window = reauthentication_window()
-    if window is None:
-        return True
-    elapsed = seconds_since_authentication(request)
-    # A time in the future is not trusted (clock changes, a forged value cannot exist, but be strict).
-    return elapsed is not None and 0 <= elapsed <= window
+    return reauthentication_window() is None or _recent(seconds_since_authentication(request))
+
+
+async def arecently_authenticated(request: HttpRequest) -> bool:
+    return reauthentication_window() is None or _recent(await aseconds_since_authentication(request))
 
 
 def reauthentication_response(request: HttpRequest, *, json: bool = False) -> HttpResponse:
@@ -103,16 +121,30 @@ def reauthentication_required(
     Put it under ``login_required`` (or an API's own authentication). Without a recent authentication, a
     page redirects to the re-authentication page with ``?next=`` the current URL; with ``json=True`` the
     answer is a 403 ``{"error": {"code": "reauthentication_required", ...}}``. ``methods`` limits the
-    check to these HTTP methods (e.g. ``["DELETE"]``); by default every request is checked.
+    check to these HTTP methods (e.g. ``["DELETE"]``); by default every request is checked. Works on sync
+    and async views.
     """
 
     def decorator(function: _View) -> _View:
         checked = {method.upper() for method in methods} if methods is not None else None
 
+        def needs_check(request: HttpRequest) -> bool:
+            return checked is None or (request.method or "").upper() in checked
+
+        if iscoroutinefunction(function):
+
+            @wraps(function)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+                if needs_check(request) and not await arecently_authenticated(request):
+                    return reauthentication_response(request, json=json)
+                response: HttpResponseBase = await function(request, *args, **kwargs)
+                return response
+
+            return async_wrapper  # type: ignore[return-value]
+
         @wraps(function)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            needs_check = checked is None or (request.method or "").upper() in checked
-            if needs_check and not recently_authenticated(request):
+            if needs_check(request) and not recently_authenticated(request):
                 return reauthentication_response(request, json=json)
             return function(request, *args, **kwargs)
 

@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from qsessions.reauthentication import arecord_authentication, reauthentication_required
+
 
 def session_only(request: HttpRequest) -> HttpResponse:
     """Reads the session and nothing else (no user lookup)."""
@@ -108,4 +110,19 @@ def hijack_view(request: HttpRequest) -> HttpResponse:
     history = request.session.get("hijack_history", [])
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session["hijack_history"] = [*history, "1"]
+    return HttpResponse("ok")
+
+
+@reauthentication_required
+async def async_sudo_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("done")
+
+
+@reauthentication_required(json=True, methods=["POST"])
+async def async_sudo_api(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"done": True})
+
+
+async def async_record_view(request: HttpRequest) -> HttpResponse:
+    await arecord_authentication(request)
     return HttpResponse("ok")
