@@ -18,7 +18,19 @@ from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, SAFARI_MAC, make_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 API = "/account/sessions/api/sessions/"
-FIELDS = {"id", "current", "device", "user_agent", "ip", "location", "created_at", "last_activity", "expires_at"}
+FIELDS = {
+    "id",
+    "current",
+    "device",
+    "user_agent",
+    "ip",
+    "location",
+    "created_at",
+    "last_activity",
+    "expires_at",
+    "sign_in_method",
+    "second_factor",
+}
 
 
 def is_signed_in(client: Client) -> bool:
@@ -65,6 +77,8 @@ def test_list_schema(engine: str) -> None:
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "last_activity": row.last_activity.isoformat() if row.last_activity else None,
         "expires_at": row.expire_date.isoformat(),
+        "sign_in_method": "Password",
+        "second_factor": False,
     }
 
 

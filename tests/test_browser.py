@@ -164,3 +164,65 @@ def test_a_right_to_left_override_cannot_move_the_text_after_it(disguised_page: 
     # The same page without the isolation: the override carries "This device" to the left of the name.
     unisolated = disguised_page.replace("<bdi", "<span").replace("</bdi>", "</span>")
     assert not _badge_after_device(browser, unisolated)
+
+
+def _age_authentication(session_key: str, seconds: float) -> None:
+    """Move the session's recorded authentication into the past (in a thread: Playwright's loop runs here)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.db import connection
+
+    from qsessions.reauthentication import AUTHENTICATED_AT_SESSION_KEY
+
+    def age() -> None:
+        try:
+            store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+            store[AUTHENTICATED_AT_SESSION_KEY] = time.time() - seconds
+            store.save()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(age).result()
+
+
+def test_signing_others_out_asks_for_the_password_first(engine: str, server: str, browser: Any, settings: Any) -> None:
+    settings.QSESSIONS_REAUTHENTICATION_WINDOW = 300
+    base = server
+    laptop_context = browser.new_context(user_agent=FIREFOX_WINDOWS, locale="en-US")
+    laptop = laptop_context.new_page()
+    phone = browser.new_context(user_agent=CHROME_ANDROID, locale="en-US").new_page()
+    _sign_in(laptop, base)
+    _sign_in(phone, base)
+    # The laptop signed in an hour ago: too long for signing others out.
+    session_key = next(c["value"] for c in laptop_context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    _age_authentication(session_key, 3600)
+
+    laptop.reload()
+    assert laptop.locator("tbody tr").count() == 2
+    laptop.get_by_role("button", name="Sign out all other sessions").click()
+    laptop.wait_for_url(f"{base}/account/sessions/reauthenticate/?next=/account/sessions/others/revoke/")
+    assert laptop.get_by_role("heading", name="Confirm it is you").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    laptop.screenshot(path=str(ARTIFACTS / f"reauthenticate-{engine.rsplit('.', 1)[1]}.png"), full_page=True)
+
+    laptop.get_by_label("Password").fill("not my password")
+    laptop.get_by_role("button", name="Confirm").click()
+    assert laptop.get_by_role("alert").inner_text() == "That is not your password."
+    phone.reload()
+    assert phone.url == f"{base}/account/sessions/"  # still signed in
+
+    laptop.get_by_label("Password").fill("correct horse")
+    laptop.get_by_role("button", name="Confirm").click()
+    laptop.wait_for_url(f"{base}/account/sessions/others/revoke/")
+    assert laptop.get_by_role("heading", name="Sign out all other sessions?").is_visible()
+    laptop.get_by_role("button", name="Sign out all other sessions").click()
+    laptop.wait_for_url(f"{base}/account/sessions/")
+    assert "1 other session was signed out." in laptop.get_by_role("status").inner_text()
+    assert laptop.locator("tbody tr").count() == 1
+
+    phone.reload()
+    assert "/accounts/login/" in phone.url

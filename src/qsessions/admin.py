@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 
 from qsessions.models import Session, looks_like_public_id
 from qsessions.revocation import REASON_ADMIN, revoke_sessions
+from qsessions.sign_in import session_sign_in_method
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -81,6 +82,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "ip",
         "location",
         "device",
+        "sign_in_method",
         "created_at",
         "updated_at",
         "expire_date",
@@ -113,6 +115,10 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("active"), boolean=True)
     def active(self, obj: Session) -> bool:
         return obj.is_active
+
+    @admin.display(description=_("sign-in method"))
+    def sign_in_method(self, obj: Session) -> str:
+        return session_sign_in_method(obj).description or "-"
 
     def action_checkbox(self, obj: Session) -> SafeString:
         attrs = {"class": "action-select", "aria-label": _("Select this session: %s") % describe(obj)}

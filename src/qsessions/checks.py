@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from qsessions.conf import conf
@@ -398,5 +399,72 @@ def check_session_cookie_httponly(app_configs: Any = None, **kwargs: Any) -> lis
             "one cross-site scripting flaw is enough to steal sessions.",
             hint="Set SESSION_COOKIE_HTTPONLY = True (Django's default).",
             id="qsessions.W051",
+        )
+    ]
+
+
+# -- re-authentication and sign-in methods: qsessions.E050-E059 ---------------------------------------------
+
+
+@register(Tags.security)
+def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_REAUTHENTICATION_WINDOW and QSESSIONS_REAUTHENTICATION_URL."""
+    errors = []
+    window = getattr(settings, "QSESSIONS_REAUTHENTICATION_WINDOW", None)
+    if window is not None and (not _is_int(window) or window < 1):
+        errors.append(
+            Error(
+                f"QSESSIONS_REAUTHENTICATION_WINDOW is {window!r}; it must be None (off) or a whole number of "
+                "seconds, 1 or more.",
+                hint="For example 600: signing sessions out needs an authentication in the last 10 minutes.",
+                id="qsessions.E050",
+            )
+        )
+    url = getattr(settings, "QSESSIONS_REAUTHENTICATION_URL", None)
+    if url is not None and (not isinstance(url, str) or not url):
+        errors.append(
+            Error(
+                f"QSESSIONS_REAUTHENTICATION_URL is {url!r}; it must be None (qsessions' own page), a URL or a "
+                "URL name.",
+                id="qsessions.E051",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility)
+def check_sign_in_methods(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_SIGN_IN_METHODS: a dict of dotted backend paths to human names."""
+    methods = getattr(settings, "QSESSIONS_SIGN_IN_METHODS", None)
+    if methods is None:
+        return []
+    names_ok = isinstance(methods, dict) and all(
+        isinstance(path, str) and isinstance(name, (str, Promise)) for path, name in methods.items()
+    )
+    if names_ok:
+        return []
+    return [
+        Error(
+            f"QSESSIONS_SIGN_IN_METHODS is {methods!r}; it must be a dict of authentication backends' dotted "
+            "paths to names.",
+            hint='For example {"django_auth_ldap.backend.LDAPBackend": "Company account"}.',
+            id="qsessions.E052",
+        )
+    ]
+
+
+@register(Tags.security)
+def check_known_devices(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """QSESSIONS_KNOWN_DEVICES needs qsessions.known_devices.KnownDeviceMiddleware to do anything."""
+    if not getattr(settings, "QSESSIONS_KNOWN_DEVICES", False):
+        return []
+    if "qsessions.known_devices.KnownDeviceMiddleware" in list(getattr(settings, "MIDDLEWARE", None) or []):
+        return []
+    return [
+        Warning(
+            "QSESSIONS_KNOWN_DEVICES is on but qsessions.known_devices.KnownDeviceMiddleware is not in MIDDLEWARE: "
+            "no device is recognised and no new-device sign-in is reported.",
+            hint="Add it right after qsessions.middleware.SessionMiddleware.",
+            id="qsessions.W053",
         )
     ]

@@ -234,3 +234,29 @@ class Session(AbstractBaseSession):
     def location(self) -> str | None:
         """``"City, Country"``, ``"Country"`` or ``None``."""
         return geo.format_location(self.location_info)
+
+
+# -- known devices (qsessions.known_devices) ---------------------------------------------------------------
+
+
+class KnownDevice(models.Model):
+    """A browser a user signed in from, recognised by the digest of its device cookie (never the cookie)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user"))
+    token_digest = models.CharField(_("token digest"), max_length=64, editable=False)
+    user_agent = models.CharField(_("user agent"), max_length=300, null=True, blank=True)
+    ip = models.GenericIPAddressField(_("IP"), null=True, blank=True)
+    created_at = models.DateTimeField(_("first sign-in"))
+    last_sign_in_at = models.DateTimeField(_("last sign-in"))
+    # Set when the user forgets the device: hidden from the list; a sign-in from it again clears it.
+    forgotten_at = models.DateTimeField(_("forgotten at"), null=True, blank=True)
+    # Changes with every "new sign-in" e-mail: the "this wasn't me" link names it, so it works once.
+    alert_nonce = models.CharField(max_length=32, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = _("known device")
+        verbose_name_plural = _("known devices")
+        constraints = [models.UniqueConstraint(fields=["user", "token_digest"], name="qsessions_known_device_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.user_agent or '-'}"

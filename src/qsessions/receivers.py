@@ -12,9 +12,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from qsessions import cache as session_cache
-from qsessions import policies
+from qsessions import known_devices, policies
 from qsessions.backends.db import SessionStore
 from qsessions.models import Session
+from qsessions.reauthentication import reauthentication_window, record_authentication
 from qsessions.revocation import REASON_LOGOUT, revoke_sessions
 from qsessions.signals import session_revoked
 
@@ -44,6 +45,20 @@ def trust_logged_in_owner(sender: Any, request: Any, user: Any, **kwargs: Any) -
     session = getattr(request, "session", None)
     if isinstance(session, SessionStore):
         session.trusted_owner = user.pk
+
+
+@receiver(user_logged_in, dispatch_uid="qsessions.record_authentication")
+def record_authentication_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """A login is an authentication: it counts for QSESSIONS_REAUTHENTICATION_WINDOW (nothing stored when off)."""
+    if request is not None and getattr(request, "session", None) is not None and reauthentication_window() is not None:
+        record_authentication(request)
+
+
+@receiver(user_logged_in, dispatch_uid="qsessions.note_device")
+def note_device_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """With QSESSIONS_KNOWN_DEVICES: remember the browser, alert when it is new to this user."""
+    if request is not None and getattr(request, "session", None) is not None and known_devices.enabled():
+        known_devices.sign_in_started(request, user)
 
 
 @receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")

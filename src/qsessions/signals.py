@@ -10,3 +10,5 @@ session_created = Signal()
 session_revoked = Signal()
 # session, old_ip, new_ip, old_user_agent, new_user_agent, request (or None)
 session_client_changed = Signal()
+# user, device (the KnownDevice just recorded), request: a sign-in from a browser the user never used before
+new_device_sign_in = Signal()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any
 
 from django.conf import settings
@@ -30,8 +30,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from qsessions import known_devices
 from qsessions.models import Session, SessionQuerySet, looks_like_public_id
+from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
+from qsessions.sign_in import SignInMethod, session_sign_in_method
 
 # What qsessions.models.make_public_id() returns.
 
@@ -61,9 +64,15 @@ class SessionEntry:
         last = self.session.last_activity
         return last is not None and timezone.now() - last < JUST_NOW
 
+    @cached_property
+    def sign_in(self) -> SignInMethod:
+        """How the session signed in (read from its data when first asked)."""
+        return session_sign_in_method(self.session)
+
 
 def _own_sessions(request: HttpRequest) -> SessionQuerySet:
-    sessions: SessionQuerySet = Session.objects.for_user(request.user).active().defer("session_data")
+    # With the data: the sign-in method is read from it.
+    sessions: SessionQuerySet = Session.objects.for_user(request.user).active()
     return sessions
 
 
@@ -109,11 +118,13 @@ def _revoke_others(request: HttpRequest) -> int:
 def session_list(request: HttpRequest) -> HttpResponse:
     entries = session_entries(request)
     context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
+    context["known_devices"] = known_devices.enabled()
     return render(request, "qsessions/session_list.html", context)
 
 
 @never_cache
 @login_required
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 @csrf_protect
 def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -133,6 +144,7 @@ def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @never_cache
 @login_required
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 @csrf_protect
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
@@ -217,6 +229,8 @@ def session_json(entry: SessionEntry) -> dict[str, Any]:
         "created_at": _iso(session.created_at),
         "last_activity": _iso(session.last_activity),
         "expires_at": _iso(session.expire_date),
+        "sign_in_method": entry.sign_in.label or None,
+        "second_factor": entry.sign_in.second_factor,
     }
 
 
@@ -230,6 +244,7 @@ def api_session_list(request: HttpRequest) -> HttpResponseBase:
 
 
 @api_endpoint(["GET", "DELETE"])
+@reauthentication_required(json=True, methods=["DELETE"])
 def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase:
     """GET one session; DELETE revokes it."""
     entry = _own_session(request, public_id)
@@ -241,6 +256,7 @@ def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase
 
 
 @api_endpoint(["POST"])
+@reauthentication_required(json=True)
 def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase:
     entry = _own_session(request, public_id)
     if entry is None:
@@ -249,5 +265,6 @@ def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase
 
 
 @api_endpoint(["POST"])
+@reauthentication_required(json=True)
 def api_revoke_other_sessions(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"revoked": _revoke_others(request), "signed_out": False})

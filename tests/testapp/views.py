@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from qsessions.reauthentication import arecord_authentication, reauthentication_required
+
 
 def session_only(request: HttpRequest) -> HttpResponse:
     """Reads the session and nothing else (no user lookup)."""
@@ -89,4 +91,38 @@ async def achange_password_view(request: HttpRequest) -> HttpResponse:
     await user.asave()  # type: ignore[union-attr]
     if request.GET.get("keep") == "1":
         await aupdate_session_auth_hash(request, user)  # type: ignore[arg-type]
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+def own_reauthentication_view(request: HttpRequest) -> HttpResponse:
+    """A site's own re-authentication (allauth, django-otp, ...) after it has checked the user: it records it."""
+    from qsessions.reauthentication import record_authentication
+
+    record_authentication(request)
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+def hijack_view(request: HttpRequest) -> HttpResponse:
+    """What django-hijack's acquire view does: login() as the other user, then mark the session."""
+    user = get_user_model()._default_manager.get_by_natural_key(request.GET["username"])
+    history = request.session.get("hijack_history", [])
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session["hijack_history"] = [*history, "1"]
+    return HttpResponse("ok")
+
+
+@reauthentication_required
+async def async_sudo_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("done")
+
+
+@reauthentication_required(json=True, methods=["POST"])
+async def async_sudo_api(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"done": True})
+
+
+async def async_record_view(request: HttpRequest) -> HttpResponse:
+    await arecord_authentication(request)
     return HttpResponse("ok")
