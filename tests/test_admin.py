@@ -171,3 +171,176 @@ def test_malformed_selected_ids_revoke_nothing(admin_client: Client) -> None:
     response = admin_client.post(CHANGELIST, {"action": "revoke_selected", "_selected_action": ["\x00", "x" * 500]})
     assert response.status_code in (200, 302)
     assert Session.objects.filter(user__username="alice").exists()
+
+
+# -- issue 11: no admin parameter, lookup or page reaches a session key or the session data ------------------
+
+REAL_AND_FAKE = "real-vs-fake"
+
+
+def two_answers(client: Client, make_url: Any) -> tuple[Any, Any]:
+    """The admin's answers to the same question asked with a real and with a made-up key prefix."""
+    key = Session.objects.get(user__username="alice").pk
+    fake = "0" if key[0] != "0" else "1"
+    return client.get(make_url(key[:6])), client.get(make_url(fake * 6))
+
+
+# Every query-string parameter that names the key, the data or the primary key, directly or through the
+# owner: refused whatever its value, before any query, with the same answer for a real and a fake prefix.
+KEY_AND_DATA_LOOKUPS = [
+    "session_key",
+    "session_key__exact",
+    "session_key__startswith",
+    "session_key__istartswith",
+    "session_key__contains",
+    "session_key__gte",
+    "session_key__lt",
+    "session_key__in",
+    "session_key__regex",
+    "session_key__range",
+    "pk",
+    "pk__exact",
+    "pk__startswith",
+    "pk__gte",
+    "pk__in",
+    "session_data",
+    "session_data__contains",
+    "session_data__startswith",
+    "user__session__session_key__startswith",
+    "user__session__pk__startswith",
+    "user__session__session_data__contains",
+    "public_id__startswith",
+    "id",
+    "_changelist_filters",
+    "created_at__year",
+]
+
+
+@pytest.mark.parametrize("lookup", KEY_AND_DATA_LOOKUPS)
+def test_url_lookups_on_the_key_or_the_data_are_refused_alike(admin_client: Client, lookup: str) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    real, fake = two_answers(admin_client, lambda value: f"{CHANGELIST}?{lookup}={value}")
+    assert real.status_code == fake.status_code == 400
+    assert real.content == fake.content
+    assert "203.0.113.7" not in real.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "?q={value}",
+        "?q=_auth_user_id",  # the session data's keys
+        "?o=0&q={value}",
+    ],
+)
+def test_search_reaches_neither_key_nor_data(admin_client: Client, params: str) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    real, fake = two_answers(admin_client, lambda value: CHANGELIST + params.format(value=value))
+    assert real.status_code == fake.status_code == 200
+    assert "203.0.113.7" not in real.content.decode()
+    assert "0 sessions" in real.content.decode()
+
+
+@pytest.mark.parametrize("params", ["?_popup=1", "?_popup=1&_to_field=public_id"])
+def test_popups_hand_the_public_id_to_the_opener(admin_client: Client, params: str) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    response = admin_client.get(CHANGELIST + params)
+    assert response.status_code == 200
+    session = Session.objects.get(user__username="alice")
+    assert f'data-popup-opener="{session.public_id}"' in response.content.decode()
+    assert_no_key_in(response)
+
+
+@pytest.mark.parametrize("to_field", ["session_key", "pk", "session_data", "user", "ip", "expire_date", "nope"])
+@pytest.mark.parametrize("popup", ["_popup=1&", ""])
+def test_to_field_other_than_the_public_id_is_refused(admin_client: Client, popup: str, to_field: str) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    response = admin_client.get(f"{CHANGELIST}?{popup}_to_field={to_field}")
+    assert response.status_code == 400
+    assert_no_key_in(response)
+
+
+def test_related_widgets_and_autocomplete_cannot_point_at_the_key() -> None:
+    """A foreign key to sessions would reach them through to_field_allowed (raw id popups, autocomplete)."""
+    from django.contrib.admin import site
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    model_admin = site.get_model_admin(Session)
+    assert not model_admin.to_field_allowed(request, "session_key")
+    assert not model_admin.to_field_allowed(request, "session_data")
+    assert model_admin.to_field_allowed(request, "public_id")
+
+
+@pytest.mark.parametrize("field_name", ["session_key", "session_data", "public_id", "ip"])
+def test_autocomplete_never_lists_sessions(admin_client: Client, field_name: str) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "qsessions", "model_name": "session", "field_name": field_name, "term": ""},
+    )
+    assert response.status_code == 403
+    assert_no_key_in(response)
+
+
+@pytest.mark.parametrize("order", ["1", "-1", "2", "4", "5", "6", "7", "8", "-8", "0.1.2.3.4.5.6.7.8"])
+def test_rows_with_equal_sort_values_are_not_ordered_by_key(admin_client: Client, order: str) -> None:
+    """Django breaks ties by primary key: the order of equal rows would compare session keys."""
+    now = "2030-01-01T00:00:00Z"
+    keys = [f"{letter}{'k' * 31}" for letter in "abcdefgh"]
+    for key in keys:
+        Session.objects.create(
+            session_key=key, session_data="x", expire_date=now, created_at=now, last_activity=now, ip="10.0.0.1"
+        )
+    equal = Session.objects.filter(pk__in=keys)  # not the admin's own session
+    equal.update(updated_at=now)  # auto_now: set apart from the other times
+    by_public_id = sorted(equal.values_list("public_id", flat=True))
+    by_key = list(equal.order_by("pk").values_list("public_id", flat=True))
+    assert by_public_id != by_key and by_public_id != by_key[::-1]
+    body = admin_client.get(CHANGELIST, {"o": order}).content.decode()
+    shown = [public_id for public_id in by_public_id if f'value="{public_id}"' in body]
+    shown.sort(key=body.index)
+    assert shown in (by_public_id, by_public_id[::-1])
+
+
+def test_allowed_filters_still_answer(admin_client: Client) -> None:
+    alice = make_user()
+    make_user("bob")
+    signed_in_client(ip="203.0.113.7")
+    signed_in_client("bob", ip="198.51.100.1")
+    Session.objects.create(session_key="a" * 32, session_data="x", expire_date="2000-01-01T00:00:00Z", ip="10.9.9.9")
+    one_user = admin_client.get(CHANGELIST, {"user__id__exact": alice.pk}).content.decode()
+    assert "203.0.113.7" in one_user and "198.51.100.1" not in one_user
+    anonymous = admin_client.get(CHANGELIST, {"user__isnull": "True"}).content.decode()
+    assert "10.9.9.9" in anonymous and "203.0.113.7" not in anonymous
+    assert admin_client.get(CHANGELIST, {"user__id__exact": "x"})["Location"] == f"{CHANGELIST}?e=1"
+
+
+def test_site_wide_actions_are_not_offered_on_sessions(admin_client: Client) -> None:
+    from django.contrib.admin import site
+
+    def export_rows(modeladmin: Any, request: Any, queryset: Any) -> Any:
+        from django.http import HttpResponse
+
+        return HttpResponse("\n".join(f"{s.pk},{s.session_data}" for s in queryset))
+
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    session = Session.objects.get(user__username="alice")
+    site.add_action(export_rows, "export_rows")
+    try:
+        assert "export_rows" not in admin_client.get(CHANGELIST).content.decode()
+        response = admin_client.post(
+            CHANGELIST, {"action": "export_rows", "index": "0", "_selected_action": [session.public_id]}
+        )
+        assert_no_key_in(response)
+        assert session.session_data not in response.content.decode()
+    finally:
+        site.disable_action("export_rows")
+        del site._global_actions["export_rows"]
+    assert "delete_selected" not in admin_client.get(CHANGELIST).content.decode()

@@ -1,7 +1,12 @@
 """The sessions admin: who is signed in where, filters, and revocation that also clears the cache.
 
-Sessions are addressed by their opaque ``public_id`` in every admin URL, form and log entry: the
-session key (a bearer credential) never appears in the admin's HTML.
+A session key is a login cookie, so the admin never shows one and never answers a question about one:
+- every page, link, form, popup and log entry names a session by its opaque ``public_id``;
+- the list answers only to its own filters (``active``, ``owner``) and to an owner's id; any other
+  query-string lookup (``session_key__startswith``, ``pk``, ``session_data__contains``, ...) is refused
+  with 400 before any query, whatever its value, so it cannot tell a real key prefix from a fake one;
+- rows that sort equal are ordered by public id, never by key; ``_to_field`` accepts the public id only;
+- site-wide actions (``AdminSite.add_action``, e.g. an export) are not offered: they would receive keys.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ class OwnerFilter(admin.SimpleListFilter):
 
 
 class SessionChangeList(ChangeList):
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        # A popup hands each row's `to_field` value to its opener (data-popup-opener): the public id.
+        self.to_field = "public_id"
+
     def url_for_result(self, result: Any) -> str:
         opts = self.opts
         return reverse(
@@ -66,6 +76,14 @@ class SessionChangeList(ChangeList):
             args=(result.public_id,),
             current_app=self.model_admin.admin_site.name,
         )
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        # Django breaks ties by primary key: the order of rows that sort equal would compare their keys.
+        by_key = {"pk": "public_id", "-pk": "-public_id", "session_key": "public_id", "-session_key": "-public_id"}
+        return [
+            by_key.get(field, field) if isinstance(field, str) else field
+            for field in super().get_ordering(request, queryset)
+        ]
 
 
 def describe(session: Session) -> str:
@@ -106,6 +124,20 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             fields.append(f"user__{email_field}")
         return fields
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # Django allows any lookup on the model's own fields, the key and the data included: allow only
+        # the list's filters and one owner (the parameters Django's own `user` filter would use).
+        # (Django 5.0 added `request`; 6.0 always passes it.)
+        allowed = {f"user__{get_user_model()._meta.pk.name}__exact", "user__isnull"}
+        for list_filter in self.get_list_filter(request) if request is not None else self.list_filter:
+            if isinstance(list_filter, type) and issubclass(list_filter, admin.SimpleListFilter):
+                allowed.add(cast(str, list_filter.parameter_name))
+        return lookup in allowed
+
+    def to_field_allowed(self, request: HttpRequest, to_field: str) -> bool:
+        # Popups, raw-id widgets and autocomplete of models pointing here would otherwise hand out keys.
+        return to_field == "public_id"
+
     @admin.display(description=_("user"), ordering="user")
     def owner(self, obj: Session) -> str:
         return str(obj.user) if obj.user_id else "-"
@@ -121,6 +153,11 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     action_checkbox.short_description = format_html(  # type: ignore[attr-defined]
         '<input type="checkbox" id="action-toggle" aria-label="{}">', _("Select all objects on this page for an action")
     )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Only this admin's own actions: a site-wide one (an export, say) would be handed the keys.
+        own = {action[1] for action in (self.get_action(name) for name in self.actions or []) if action}
+        return {name: action for name, action in super().get_actions(request).items() if name in own}
 
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Session], *args: Any, **kwargs: Any
