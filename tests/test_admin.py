@@ -95,7 +95,7 @@ def test_search_fields_for_a_user_model_without_email(monkeypatch: pytest.Monkey
 
 def test_detail_is_read_only_and_addressed_by_public_id(admin_client: Client) -> None:
     make_user()
-    client = signed_in_client(ip="203.0.113.7")
+    signed_in_client(ip="203.0.113.7")
     session = Session.objects.get(user__username="alice")
     response = admin_client.get(f"{CHANGELIST}{session.public_id}/change/")
     assert response.status_code == 200
@@ -103,7 +103,6 @@ def test_detail_is_read_only_and_addressed_by_public_id(admin_client: Client) ->
     assert "203.0.113.7" in body
     assert "_auth_user_id" in body  # superusers see the decoded data
     assert_no_key_in(response)
-    assert admin_client.get(f"{CHANGELIST}{session_key_of(client)}/change/").status_code == 404
     assert admin_client.get(f"{CHANGELIST}{session.public_id}/history/").status_code == 404
     assert admin_client.get(f"{CHANGELIST}{session.public_id}/delete/").status_code in (403, 404)
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
@@ -344,3 +343,56 @@ def test_site_wide_actions_are_not_offered_on_sessions(admin_client: Client) -> 
         site.disable_action("export_rows")
         del site._global_actions["export_rows"]
     assert "delete_selected" not in admin_client.get(CHANGELIST).content.decode()
+
+
+# -- issue 10 item 7: django-qsessions 2.x links by session key ----------------------------------------------
+
+
+def test_change_url_built_with_the_session_key_opens_the_session(admin_client: Client) -> None:
+    from django.urls import reverse
+
+    make_user()
+    client = signed_in_client(ip="203.0.113.7")
+    client.get("/write/?value=FOO")
+    key = session_key_of(client)
+    response = admin_client.get(reverse("admin:qsessions_session_change", args=[key]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "203.0.113.7" in body
+    assert "FOO" in body  # decoded data, for a superuser
+    assert key not in body  # the page itself (its links and forms) uses the public id
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_unknown_key_answers_like_an_unknown_public_id(admin_client: Client) -> None:
+    make_user()
+    client = signed_in_client(ip="203.0.113.7")
+    key = session_key_of(client)
+    unknown_key = admin_client.get(f"{CHANGELIST}{'z' * 32}/change/")
+    unknown_id = admin_client.get(f"{CHANGELIST}{'0' * 32}/change/")
+    prefix = admin_client.get(f"{CHANGELIST}{key[:31]}/change/")
+    longer = admin_client.get(f"{CHANGELIST}{key}0/change/")
+    assert unknown_key.status_code == unknown_id.status_code == prefix.status_code == longer.status_code == 404
+    assert unknown_key.content == unknown_id.content == prefix.content == longer.content
+
+
+def test_session_key_link_needs_view_permission(engine: str) -> None:
+    make_user()
+    client = signed_in_client(ip="203.0.113.7")
+    client.get("/write/?value=FOO")
+    key = session_key_of(client)
+    viewer = make_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_session"))
+    make_user("stranger", is_staff=True)
+    as_viewer, as_stranger = Client(), Client()
+    as_viewer.login(username="viewer", password="pw")
+    as_stranger.login(username="stranger", password="pw")
+    page = as_viewer.get(f"{CHANGELIST}{key}/change/")
+    assert page.status_code == 200
+    assert "203.0.113.7" in page.content.decode()
+    assert "FOO" not in page.content.decode()  # decoded data: superusers only
+    assert as_stranger.get(f"{CHANGELIST}{key}/change/").status_code in (403, 404)
+    assert (
+        as_stranger.get(f"{CHANGELIST}{key}/change/").content
+        == as_stranger.get(f"{CHANGELIST}{'z' * 32}/change/").content
+    )

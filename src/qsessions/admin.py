@@ -7,6 +7,8 @@ A session key is a login cookie, so the admin never shows one and never answers 
   with 400 before any query, whatever its value, so it cannot tell a real key prefix from a fake one;
 - rows that sort equal are ordered by public id, never by key; ``_to_field`` accepts the public id only;
 - site-wide actions (``AdminSite.add_action``, e.g. an export) are not offered: they would receive keys.
+django-qsessions 2.x built change URLs from the key; such a URL still opens the session, found through
+the key's public id (the exact key is needed, as with the cookie itself).
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from qsessions.models import Session, looks_like_public_id
+from qsessions.models import Session, looks_like_public_id, make_public_id
 from qsessions.revocation import REASON_ADMIN, revoke_sessions
+
+# Longest session key the model stores: a longer id in a URL is not a key.
+KEY_MAX_LENGTH = Session._meta.get_field("session_key").max_length or 40
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -221,12 +226,26 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return None
         return self.get_queryset(request).filter(public_id=object_id).first()
 
+    def _get_by_public_id_or_key(self, request: HttpRequest, object_id: str) -> Session | None:
+        """The session ``object_id`` names, as a public id or (django-qsessions 2.x links) as its key.
+
+        The key is never queried: its public id is. Only the exact key finds its session, and an unknown
+        key costs the same single query and gets the same answer as an unknown public id.
+        """
+        candidates = [make_public_id(object_id)] if 0 < len(object_id) <= KEY_MAX_LENGTH else []
+        if looks_like_public_id(object_id):
+            candidates.insert(0, object_id)
+        if not candidates:
+            return None
+        found = {session.public_id: session for session in self.get_queryset(request).filter(public_id__in=candidates)}
+        return next((found[candidate] for candidate in candidates if candidate in found), None)
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if not self.has_view_permission(request):
             raise Http404
-        session = self.get_object(request, object_id)
+        session = self._get_by_public_id_or_key(request, object_id)
         if session is None:
             raise Http404(_("No session with this id."))
         changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
@@ -262,7 +281,11 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "changelist_url": changelist_url,
             **(extra_context or {}),
         }
-        return TemplateResponse(request, self.detail_template, context)
+        response = TemplateResponse(request, self.detail_template, context)
+        if session.public_id != object_id:
+            # Opened by its key (a 2.x link): links from this page must not carry that URL along.
+            response["Referrer-Policy"] = "no-referrer"
+        return response
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         raise Http404  # Django's history page prints the object (its key); revocations are in the admin log.
