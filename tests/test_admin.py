@@ -95,7 +95,7 @@ def test_search_fields_for_a_user_model_without_email(monkeypatch: pytest.Monkey
 
 def test_detail_is_read_only_and_addressed_by_public_id(admin_client: Client) -> None:
     make_user()
-    signed_in_client(ip="203.0.113.7")
+    client = signed_in_client(ip="203.0.113.7")
     session = Session.objects.get(user__username="alice")
     response = admin_client.get(f"{CHANGELIST}{session.public_id}/change/")
     assert response.status_code == 200
@@ -104,8 +104,8 @@ def test_detail_is_read_only_and_addressed_by_public_id(admin_client: Client) ->
     assert "_auth_user_id" in body  # superusers see the decoded data
     assert_no_key_in(response)
     assert admin_client.get(f"{CHANGELIST}{session.public_id}/history/").status_code == 404
-    assert admin_client.get(f"{CHANGELIST}{session.public_id}/delete/").status_code in (403, 404)
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+    assert session_key_of(client)
 
 
 def test_decoded_data_is_for_superusers_only(engine: str) -> None:
@@ -120,7 +120,8 @@ def test_decoded_data_is_for_superusers_only(engine: str) -> None:
     assert "203.0.113.7" in body
     assert "_auth_user_id" not in body
     assert "Revoke this session" not in body  # no delete permission, no revocation
-    assert client.post(f"{CHANGELIST}{session.public_id}/change/").status_code == 404
+    assert client.post(f"{CHANGELIST}{session.public_id}/change/").status_code == 405
+    assert client.post(f"{CHANGELIST}{session.public_id}/delete/").status_code == 403
     assert Session.objects.filter(pk=session.pk).exists()
 
 
@@ -132,7 +133,7 @@ def test_revoke_selected_action_signs_out_and_logs_without_keys(admin_client: Cl
     changelist = admin_client.get(CHANGELIST)
     assert f'value="{target.public_id}"' in changelist.content.decode()
     response = admin_client.post(
-        CHANGELIST, {"action": "revoke_selected", "_selected_action": [target.public_id]}, follow=True
+        CHANGELIST, {"action": "revoke_selected", "post": "yes", "_selected_action": [target.public_id]}, follow=True
     )
     assert response.status_code == 200
     assert "Revoked 1 session." in response.content.decode()
@@ -141,18 +142,6 @@ def test_revoke_selected_action_signs_out_and_logs_without_keys(admin_client: Cl
     entry = LogEntry.objects.get(action_flag=DELETION)
     assert entry.object_id == target.public_id
     assert target.pk not in entry.object_repr
-
-
-def test_revoke_from_the_detail_page(admin_client: Client) -> None:
-    make_user()
-    victim = signed_in_client(ip="203.0.113.7")
-    session = Session.objects.get(ip="203.0.113.7")
-    page = admin_client.get(f"{CHANGELIST}{session.public_id}/change/").content.decode()
-    assert "Revoke this session" in page
-    response = admin_client.post(f"{CHANGELIST}{session.public_id}/change/")
-    assert response.status_code == 302
-    assert_no_key_in(response)
-    assert victim.get("/read/").json()["user"] is None
 
 
 def test_missing_session_is_a_404(admin_client: Client) -> None:
@@ -167,7 +156,9 @@ def test_malformed_ids_are_a_404_not_an_error(admin_client: Client, object_id: s
 def test_malformed_selected_ids_revoke_nothing(admin_client: Client) -> None:
     make_user()
     signed_in_client()
-    response = admin_client.post(CHANGELIST, {"action": "revoke_selected", "_selected_action": ["\x00", "x" * 500]})
+    response = admin_client.post(
+        CHANGELIST, {"action": "revoke_selected", "post": "yes", "_selected_action": ["\x00", "x" * 500]}
+    )
     assert response.status_code in (200, 302)
     assert Session.objects.filter(user__username="alice").exists()
 
@@ -396,3 +387,157 @@ def test_session_key_link_needs_view_permission(engine: str) -> None:
         as_stranger.get(f"{CHANGELIST}{key}/change/").content
         == as_stranger.get(f"{CHANGELIST}{'z' * 32}/change/").content
     )
+
+
+# -- the admin as an operator expects -----------------------------------------------------------------------
+
+
+def test_list_names_devices_as_the_user_pages_do(admin_client: Client) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")  # Chrome 131 on Windows
+    body = admin_client.get(CHANGELIST).content.decode()
+    assert "Chrome 131 on Windows" in body
+    assert ">Other / Windows 10 / Chrome 131.0.0.0<" not in body
+
+
+def test_current_session_is_marked(admin_client: Client) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    body = admin_client.get(CHANGELIST).content.decode()
+    assert body.count("This session") == 1
+    row = next(line for line in body.split("<tr") if "This session" in line)
+    assert "root" in row and "alice" not in row  # the admin's own session, not alice's
+
+
+def test_times_show_their_time_zone(admin_client: Client, settings: Any) -> None:
+    settings.TIME_ZONE = "Asia/Kolkata"
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    session = Session.objects.get(user__username="alice")
+    listing = admin_client.get(CHANGELIST).content.decode()
+    detail = admin_client.get(f"{CHANGELIST}{session.public_id}/change/").content.decode()
+    for body in (listing, detail):
+        assert "IST" in body
+        assert "+05:30" in body  # machine-readable <time datetime>
+
+
+RLO = "\u202e"
+# ua-parser reads the device model "\u202ePixel 8" from it: the override reaches django-qsessions 2.x's device text.
+RTL_UA = (
+    f"Mozilla/5.0 (Linux; Android 14; {RLO}Pixel 8 Build/UQ1A) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36"
+)
+
+
+def _outside_isolation(html: str) -> str:
+    """The text of ``html`` outside <bdi> elements and FSI…PDI runs."""
+    import re
+
+    html = re.sub(r"<bdi\b[^>]*>.*?</bdi>", "", html, flags=re.S)
+    return re.sub("\u2068.*?\u2069", "", html, flags=re.S)
+
+
+def test_right_to_left_override_in_a_user_agent_is_isolated(admin_client: Client) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7", user_agent=RTL_UA)
+    session = Session.objects.get(user__username="alice")
+    pages = [
+        admin_client.get(CHANGELIST).content.decode(),
+        admin_client.get(CHANGELIST, {"q": "Pixel"}).content.decode(),
+        admin_client.get(f"{CHANGELIST}{session.public_id}/change/").content.decode(),
+        admin_client.get(f"{CHANGELIST}{session.public_id}/delete/").content.decode(),
+        admin_client.post(
+            CHANGELIST, {"action": "revoke_selected", "index": "0", "_selected_action": [session.public_id]}
+        ).content.decode(),
+    ]
+    assert RLO in pages[2]  # shown (the user agent as sent), but isolated
+    for page in pages:
+        assert RLO not in _outside_isolation(page)
+    # Revoked: the admin log's "Recent actions" prints the entry as plain text.
+    admin_client.post(f"{CHANGELIST}{session.public_id}/delete/")
+    assert RLO not in _outside_isolation(admin_client.get("/admin/").content.decode())
+
+
+def test_revoke_action_asks_for_confirmation_and_keeps_the_filters(admin_client: Client) -> None:
+    make_user()
+    victim = signed_in_client(ip="203.0.113.7")
+    target = Session.objects.get(ip="203.0.113.7")
+    url = CHANGELIST + "?active=1&q=alice"
+    selected = {"_selected_action": [target.public_id]}
+    confirm = admin_client.post(url, {"action": "revoke_selected", "index": "0", **selected})
+    assert confirm.status_code == 200
+    body = confirm.content.decode()
+    assert "Are you sure" in body
+    assert "delete-confirmation" in body  # Django's dangerous style: red button
+    assert "Chrome 131 on Windows" in body
+    assert f'value="{target.public_id}"' in body
+    assert_no_key_in(confirm)
+    assert victim.get("/read/").json()["user"] == "alice"  # nothing revoked yet
+    done = admin_client.post(url, {"action": "revoke_selected", "post": "yes", "_selected_action": [target.public_id]})
+    assert done.status_code == 302
+    assert done["Location"] == url
+    assert victim.get("/read/").json()["user"] is None
+
+
+def test_revoke_all_matching_asks_for_confirmation(admin_client: Client) -> None:
+    make_user()
+    make_user("bob")
+    alice_one = signed_in_client(ip="203.0.113.7")
+    alice_two = signed_in_client(ip="203.0.113.8")
+    bob = signed_in_client("bob", ip="198.51.100.1")
+    url = CHANGELIST + "?q=alice"
+    selected = Session.objects.get(ip="203.0.113.7").public_id
+    confirm = admin_client.post(
+        url, {"action": "revoke_selected", "index": "0", "select_across": "1", "_selected_action": [selected]}
+    )
+    assert "2 sessions" in confirm.content.decode()
+    assert alice_two.get("/read/").json()["user"] == "alice"
+    admin_client.post(
+        url, {"action": "revoke_selected", "post": "yes", "select_across": "1", "_selected_action": [selected]}
+    )
+    assert alice_one.get("/read/").json()["user"] is None
+    assert alice_two.get("/read/").json()["user"] is None
+    assert bob.get("/read/").json()["user"] == "bob"
+
+
+def test_revoke_from_the_detail_page_goes_through_a_confirmation(admin_client: Client) -> None:
+    make_user()
+    victim = signed_in_client(ip="203.0.113.7")
+    session = Session.objects.get(ip="203.0.113.7")
+    filters = "?_changelist_filters=active%3D1"
+    detail_url = f"{CHANGELIST}{session.public_id}/change/{filters}"
+    detail = admin_client.get(detail_url).content.decode()
+    revoke_url = f"{CHANGELIST}{session.public_id}/delete/{filters}"
+    assert f'href="{revoke_url}" class="deletelink"' in detail.replace("&amp;", "&")
+    assert admin_client.post(detail_url).status_code == 405  # no one-click revocation
+    assert victim.get("/read/").json()["user"] == "alice"
+    confirm = admin_client.get(revoke_url)
+    assert confirm.status_code == 200
+    assert "delete-confirmation" in confirm.content.decode()
+    assert_no_key_in(confirm)
+    done = admin_client.post(revoke_url)
+    assert done.status_code == 302
+    assert done["Location"] == f"{CHANGELIST}?active=1"
+    assert victim.get("/read/").json()["user"] is None
+    assert admin_client.get(revoke_url).status_code == 404
+
+
+def test_revoke_page_needs_revoke_permission(engine: str) -> None:
+    make_user()
+    signed_in_client(ip="203.0.113.7")
+    session = Session.objects.get(ip="203.0.113.7")
+    viewer = make_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_session"))
+    client = Client()
+    client.login(username="viewer", password="pw")
+    assert client.get(f"{CHANGELIST}{session.public_id}/delete/").status_code == 403
+    assert client.post(f"{CHANGELIST}{session.public_id}/delete/").status_code == 403
+    assert client.get(f"{CHANGELIST}{'0' * 32}/delete/").status_code == 403
+    assert Session.objects.filter(pk=session.pk).exists()
+
+
+def test_revoking_own_session_warns_first(admin_client: Client) -> None:
+    admin_client.get(CHANGELIST)
+    own = Session.objects.get(ip="192.0.2.10")
+    body = admin_client.get(f"{CHANGELIST}{own.public_id}/delete/").content.decode()
+    assert "This is the session you are using now" in body
