@@ -230,10 +230,13 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     # -- actions -----------------------------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         # Only this admin's own actions: a site-wide one (an export, say) would be handed the keys.
-        own = {action[1] for action in (self.get_action(name) for name in self.actions or []) if action}
-        return {name: action for name, action in super().get_actions(request).items() if name in own}
+        # (Django 6.1 adds `action_location` and makes actions objects; names are what all versions share.)
+        extra = () if action_location is None else (action_location,)
+        actions = super().get_actions(request, *extra)
+        own = {action if isinstance(action, str) else action.__name__ for action in self.actions or []}
+        return {name: action for name, action in actions.items() if name in own}
 
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Session], *args: Any, **kwargs: Any
