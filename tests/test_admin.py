@@ -541,3 +541,13 @@ def test_revoking_own_session_warns_first(admin_client: Client) -> None:
     own = Session.objects.get(ip="192.0.2.10")
     body = admin_client.get(f"{CHANGELIST}{own.public_id}/delete/").content.decode()
     assert "This is the session you are using now" in body
+
+
+def test_django_qsessions_2x_admin_smoke_test_still_passes(admin_client: Client) -> None:
+    """django-qsessions 2.x's own admin test, as it is written there: list by filters, then the key's page."""
+    admin_client.get("/write/?value=FOO", HTTP_USER_AGENT="Chrome/70.0.3538.102", REMOTE_ADDR="89.160.20.112")
+    response = admin_client.get(f"{CHANGELIST}?active=1&owner=my")
+    assert response.status_code == 200
+    assert "Chrome 70.0.3538" in response.content.decode()  # 2.x's device text, kept as the tooltip
+    response = admin_client.get(f"{CHANGELIST}{session_key_of(admin_client)}/change/")
+    assert "FOO" in response.content.decode()
