@@ -138,8 +138,9 @@ def test_the_admin_lists_the_method(engine: str) -> None:
     client = Client()
     client.force_login(admin)
     html = client.get("/admin/qsessions/session/").content.decode()
-    assert "Sign-in method" in html
-    assert "Password and a second factor" in html
+    assert "Password and a second factor" in html  # under the sign-in time, as on "Your sessions"
+    detail = client.get(f"/admin/qsessions/session/{session_of(phone).public_id}/change/").content.decode()
+    assert "Sign-in method" in detail and "Password and a second factor" in detail
 
 
 @pytest.mark.parametrize(

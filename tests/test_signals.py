@@ -187,7 +187,7 @@ def test_revoked_by_an_admin(engine: str, revoked: Receiver) -> None:
     admin = Client()
     admin.login(username="root", password="pw")
     target = session_of(phone).public_id
-    response = admin.post(f"/admin/qsessions/session/{target}/change/")
+    response = admin.post(f"/admin/qsessions/session/{target}/delete/")
     assert response.status_code == 302
     assert revoked.reasons == ["admin"]
 

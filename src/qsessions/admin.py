@@ -1,7 +1,14 @@
 """The sessions admin: who is signed in where, filters, and revocation that also clears the cache.
 
-Sessions are addressed by their opaque ``public_id`` in every admin URL, form and log entry: the
-session key (a bearer credential) never appears in the admin's HTML.
+A session key is a login cookie, so the admin never shows one and never answers a question about one:
+- every page, link, form, popup and log entry names a session by its opaque ``public_id``;
+- the list answers only to its own filters (``active``, ``owner``) and to an owner's id; any other
+  query-string lookup (``session_key__startswith``, ``pk``, ``session_data__contains``, ...) is refused
+  with 400 before any query, whatever its value, so it cannot tell a real key prefix from a fake one;
+- rows that sort equal are ordered by public id, never by key; ``_to_field`` accepts the public id only;
+- site-wide actions (``AdminSite.add_action``, e.g. an export) are not offered: they would receive keys.
+django-qsessions 2.x built change URLs from the key; such a URL still opens the session, found through
+the key's public id (the exact key is needed, as with the cookie itself).
 """
 
 from __future__ import annotations
@@ -12,23 +19,68 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.forms import CheckboxInput
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from qsessions.models import Session, looks_like_public_id
+from qsessions.models import Session, looks_like_public_id, make_public_id
 from qsessions.revocation import REASON_ADMIN, revoke_sessions
 from qsessions.sign_in import session_sign_in_method
+
+# Unicode's first-strong isolate and pop directional isolate: they keep text from a client (a user agent
+# with U+202E, say) from reordering what surrounds it where markup cannot (attributes, log entries).
+FSI, PDI = "\u2068", "\u2069"
+# Longest session key the model stores: a longer id in a URL is not a key.
+KEY_MAX_LENGTH = Session._meta.get_field("session_key").max_length or 40
+# How many sessions the bulk revocation page names before saying "and N more".
+CONFIRMATION_LIST_LIMIT = 100
+
+
+def isolate(text: str) -> str:
+    """``text`` as one bidi-isolated run, for plain-text places (attributes, log entries)."""
+    return f"{FSI}{text}{PDI}"
+
+
+def device_name(session: Session) -> str:
+    """The device as the "Your sessions" pages name it ("Chrome 131 on Windows"), ``""`` when unknown."""
+    description = session.device_description
+    return description.name if description is not None else ""
+
+
+def describe(session: Session) -> str:
+    """A plain-text label for a session, used where Django would print the object (its key)."""
+    owner = str(session.user) if session.user_id else _("anonymous")
+    device = device_name(session) or _("unknown device")
+    return f"{isolate(str(owner))} · {isolate(str(device))} · {session.ip or '-'}"
+
+
+def local_time(value: Any) -> SafeString | str:
+    """A time in the current time zone, with the zone named, and machine-readable in ``<time>``."""
+    if value is None:
+        return "-"
+    local = timezone.localtime(value)
+    # Date and time+zone may wrap onto two lines, each kept whole, so that time columns stay narrow.
+    return format_html(
+        '<time datetime="{}" title="{}"><span>{}</span> <span>{} {}</span></time>',
+        local.isoformat(),
+        date_format(local, "DATETIME_FORMAT"),
+        date_format(local, "SHORT_DATE_FORMAT"),
+        date_format(local, "TIME_FORMAT"),
+        local.tzname(),
+    )
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -60,6 +112,11 @@ class OwnerFilter(admin.SimpleListFilter):
 
 
 class SessionChangeList(ChangeList):
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        # A popup hands each row's `to_field` value to its opener (data-popup-opener): the public id.
+        self.to_field = "public_id"
+
     def url_for_result(self, result: Any) -> str:
         opts = self.opts
         return reverse(
@@ -68,34 +125,40 @@ class SessionChangeList(ChangeList):
             current_app=self.model_admin.admin_site.name,
         )
 
-
-def describe(session: Session) -> str:
-    """A human label for a session, used where Django would print the object (its key)."""
-    owner = str(session.user) if session.user_id else _("anonymous")
-    return f"{owner} · {session.device or _('unknown device')} · {session.ip or '-'}"
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        # Django breaks ties by primary key: the order of rows that sort equal would compare their keys.
+        by_key = {"pk": "public_id", "-pk": "-public_id", "session_key": "public_id", "-session_key": "-public_id"}
+        return [
+            by_key.get(field, field) if isinstance(field, str) else field
+            for field in super().get_ordering(request, queryset)
+        ]
 
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = (
-        "owner",
-        "ip",
-        "location",
-        "device",
-        "sign_in_method",
-        "created_at",
-        "updated_at",
-        "expire_date",
-        "active",
-    )
+    # Few, compact columns so that the list fits a 1280 px screen; the detail page has every field.
+    list_display = ("owner", "device_column", "where", "signed_in", "last_active", "active")
     list_display_links = ("owner",)
     list_select_related = ("user",)
     list_filter = (ActiveFilter, OwnerFilter)
-    ordering = ("-updated_at",)
+    # Most recently active first, as on "Your sessions" (Django accepts expressions; the stubs do not).
+    ordering = (F("last_activity").desc(nulls_last=True),)  # type: ignore[assignment]
     actions = ["revoke_selected"]
+    search_help_text = _("Search by IP address, user agent, username or email.")
     detail_template = "admin/qsessions/session/detail.html"
+    revoke_template = "admin/qsessions/session/revoke_confirmation.html"
+    revoke_selected_template = "admin/qsessions/session/revoke_selected_confirmation.html"
+
+    class Media:
+        css = {"all": ["qsessions/admin.css"]}
 
     # -- listing -----------------------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        # Whether each row is the session making this request, compared in the database.
+        key = getattr(getattr(request, "session", None), "session_key", None)
+        current = ExpressionWrapper(Q(pk=key), output_field=BooleanField()) if key else Value(False)
+        return cast("QuerySet[Session]", super().get_queryset(request).annotate(is_current=current))
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return SessionChangeList
@@ -108,9 +171,54 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             fields.append(f"user__{email_field}")
         return fields
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # Django allows any lookup on the model's own fields, the key and the data included: allow only
+        # the list's filters and one owner (the parameters Django's own `user` filter would use).
+        # (Django 5.0 added `request`; 6.0 always passes it.)
+        allowed = {f"user__{get_user_model()._meta.pk.name}__exact", "user__isnull"}
+        for list_filter in self.get_list_filter(request) if request is not None else self.list_filter:
+            if isinstance(list_filter, type) and issubclass(list_filter, admin.SimpleListFilter):
+                allowed.add(cast(str, list_filter.parameter_name))
+        return lookup in allowed
+
+    def to_field_allowed(self, request: HttpRequest, to_field: str) -> bool:
+        # Popups, raw-id widgets and autocomplete of models pointing here would otherwise hand out keys.
+        return to_field == "public_id"
+
     @admin.display(description=_("user"), ordering="user")
     def owner(self, obj: Session) -> str:
-        return str(obj.user) if obj.user_id else "-"
+        return format_html("<bdi>{}</bdi>", obj.user) if obj.user_id else "-"
+
+    @admin.display(description=_("device"))
+    def device_column(self, obj: Session) -> str:
+        name = device_name(obj)
+        badge = (
+            format_html(' <strong class="qsessions-badge">{}</strong>', _("This session"))
+            if getattr(obj, "is_current", False)
+            else ""
+        )
+        if not name:
+            return format_html("{}{}", _("Unknown device"), badge)
+        # The 2.x summary ("Other / Windows 10 / Chrome 131.0.0.0") stays at hand as a tooltip.
+        return format_html('<bdi title="{}">{}</bdi>{}', isolate(obj.device), name, badge)
+
+    @admin.display(description=_("location / IP"), ordering="ip")
+    def where(self, obj: Session) -> str:
+        ip = format_html('<span class="qsessions-ip">{}</span>', obj.ip) if obj.ip else "-"
+        if not obj.location:
+            return ip
+        return format_html("<bdi>{}</bdi><br>{}", obj.location, ip)
+
+    @admin.display(description=_("signed in"), ordering="created_at")
+    def signed_in(self, obj: Session) -> str:
+        method = session_sign_in_method(obj).description
+        if not method:
+            return local_time(obj.created_at)
+        return format_html("{}<br>{}", local_time(obj.created_at), method)
+
+    @admin.display(description=_("last active"), ordering="last_activity")
+    def last_active(self, obj: Session) -> str:
+        return local_time(obj.last_activity)
 
     @admin.display(description=_("active"), boolean=True)
     def active(self, obj: Session) -> bool:
@@ -127,6 +235,16 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     action_checkbox.short_description = format_html(  # type: ignore[attr-defined]
         '<input type="checkbox" id="action-toggle" aria-label="{}">', _("Select all objects on this page for an action")
     )
+
+    # -- actions -----------------------------------------------------------------------------------------
+
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Only this admin's own actions: a site-wide one (an export, say) would be handed the keys.
+        # (Django 6.1 adds `action_location` and makes actions objects; names are what all versions share.)
+        extra = () if action_location is None else (action_location,)
+        actions = super().get_actions(request, *extra)
+        own = {action if isinstance(action, str) else action.__name__ for action in self.actions or []}
+        return {name: action for name, action in actions.items() if name in own}
 
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Session], *args: Any, **kwargs: Any
@@ -151,14 +269,16 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
-        return False  # Django's delete pages print the object, i.e. the key; revoke instead.
+        return False  # Django's delete pages print the object and skip revocation: revoke instead.
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
 
     @admin.action(description=_("Revoke selected sessions"), permissions=["revoke"])
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
-        sessions = list(queryset.select_related("user"))
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Session]) -> HttpResponse | None:
+        if request.POST.get("post") != "yes":
+            return self._revoke_selected_confirmation(request, queryset)
+        sessions = list(queryset.select_related("user").defer("session_data"))
         self._log_revocations(request, sessions)
         count = revoke_sessions(Session.objects.filter(pk__in=[s.pk for s in sessions]), REASON_ADMIN, request)
         self.message_user(
@@ -166,6 +286,26 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ngettext("Revoked %d session.", "Revoked %d sessions.", count) % count,
             messages.SUCCESS,
         )
+        return None  # Django redirects to the list with its filters
+
+    def _revoke_selected_confirmation(self, request: HttpRequest, queryset: QuerySet[Session]) -> HttpResponse:
+        select_across = request.POST.get("select_across") == "1"
+        count = queryset.count()
+        sessions = list(queryset.select_related("user").defer("session_data")[:CONFIRMATION_LIST_LIMIT])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Are you sure?"),
+            "sessions": [(session, device_name(session)) for session in sessions],
+            "count": count,
+            "more": count - len(sessions),
+            "select_across": select_across,
+            "includes_current": any(getattr(session, "is_current", False) for session in sessions),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "changelist_url": request.get_full_path(),
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.revoke_selected_template, context)
 
     def _log_revocations(self, request: HttpRequest, sessions: list[Session]) -> None:
         content_type = ContentType.objects.get_for_model(Session, for_concrete_model=False)
@@ -190,32 +330,51 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return None
         return self.get_queryset(request).filter(public_id=object_id).first()
 
+    def _get_by_public_id_or_key(self, request: HttpRequest, object_id: str) -> Session | None:
+        """The session ``object_id`` names, as a public id or (django-qsessions 2.x links) as its key.
+
+        The key is never queried: its public id is. Only the exact key finds its session, and an unknown
+        key costs the same single query and gets the same answer as an unknown public id.
+        """
+        candidates = [make_public_id(object_id)] if 0 < len(object_id) <= KEY_MAX_LENGTH else []
+        if looks_like_public_id(object_id):
+            candidates.insert(0, object_id)
+        if not candidates:
+            return None
+        found = {session.public_id: session for session in self.get_queryset(request).filter(public_id__in=candidates)}
+        return next((found[candidate] for candidate in candidates if candidate in found), None)
+
+    def _with_preserved_filters(self, request: HttpRequest, url: str) -> str:
+        """``url`` carrying the list's filters, so that going back (or revoking) keeps them."""
+        context: dict[str, Any] = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return add_preserved_filters(context, url)
+
+    def _changelist_url(self, request: HttpRequest) -> str:
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        return self._with_preserved_filters(request, url)
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])  # revocation has its own confirmation page
         if not self.has_view_permission(request):
             raise Http404
-        session = self.get_object(request, object_id)
+        session = self._get_by_public_id_or_key(request, object_id)
         if session is None:
             raise Http404(_("No session with this id."))
-        changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-        can_revoke = self.has_revoke_permission(request)
-        if request.method == "POST":
-            if not can_revoke:
-                raise Http404
-            self._log_revocations(request, [session])
-            revoke_sessions(Session.objects.filter(pk=session.pk), REASON_ADMIN, request)
-            self.message_user(request, _("The session was revoked."), messages.SUCCESS)
-            return HttpResponseRedirect(changelist_url)
+        revoke_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_delete", args=[session.public_id])
         fields = [
-            (_("user"), session.user or "-"),
+            (_("user"), format_html("<bdi>{}</bdi>", session.user) if session.user_id else "-"),
+            (_("device"), format_html("<bdi>{}</bdi>", device_name(session)) if session.user_agent else "-"),
+            (_("user agent"), format_html("<bdi>{}</bdi>", session.user_agent) if session.user_agent else "-"),
             (_("IP"), session.ip or "-"),
-            (_("location"), session.location or "-"),
-            (_("device"), session.device or "-"),
-            (_("user agent"), session.user_agent or "-"),
-            (_("created at"), session.created_at),
-            (_("updated at"), session.updated_at),
-            (_("expire date"), session.expire_date),
+            (_("location"), format_html("<bdi>{}</bdi>", session.location) if session.location else "-"),
+            (_("signed in"), local_time(session.created_at)),
+            (_("sign-in method"), session_sign_in_method(session).description or "-"),
+            (_("last active"), local_time(session.last_activity)),
+            (_("updated at"), local_time(session.updated_at)),
+            (_("expires"), local_time(session.expire_date)),
             (_("active"), _("yes") if session.is_active else _("no")),
         ]
         context = {
@@ -224,14 +383,50 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Session"),
             "subtitle": describe(session),
             "session": session,
+            "is_current": getattr(session, "is_current", False),
             "fields": fields,
             # The decoded data can hold anything the site stores (tokens, carts): superusers only.
             "session_data": pformat(session.get_decoded()) if request.user.is_superuser else None,
-            "can_revoke": can_revoke,
-            "changelist_url": changelist_url,
+            "can_revoke": self.has_revoke_permission(request),
+            "revoke_url": self._with_preserved_filters(request, revoke_url),
+            "changelist_url": self._changelist_url(request),
+            "media": self.media,
             **(extra_context or {}),
         }
-        return TemplateResponse(request, self.detail_template, context)
+        response = TemplateResponse(request, self.detail_template, context)
+        if session.public_id != object_id:
+            # Opened by its key (a 2.x link): links from this page must not carry that URL along.
+            response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        """Django's delete URL is the revocation: a confirmation page (GET), then the revocation (POST)."""
+        if not (self.has_view_permission(request) and self.has_revoke_permission(request)):
+            raise PermissionDenied
+        session = self.get_object(request, object_id)
+        if session is None:
+            raise Http404(_("No session with this id."))
+        changelist_url = self._changelist_url(request)
+        if request.method == "POST":
+            self._log_revocations(request, [session])
+            revoke_sessions(Session.objects.filter(pk=session.pk), REASON_ADMIN, request)
+            self.message_user(request, _("The session was revoked."), messages.SUCCESS)
+            return HttpResponseRedirect(changelist_url)
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[session.public_id])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Are you sure?"),
+            "session": session,
+            "subtitle": describe(session),
+            "device": device_name(session),
+            "is_current": getattr(session, "is_current", False),
+            "change_url": self._with_preserved_filters(request, change_url),
+            "changelist_url": changelist_url,
+            "media": self.media,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.revoke_template, context)
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         raise Http404  # Django's history page prints the object (its key); revocations are in the admin log.
