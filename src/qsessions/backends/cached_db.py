@@ -57,8 +57,7 @@ class SessionStore(DatabaseStore):
             self._take_stored(found.row)
             return found.data
         if found is REVOKED_SESSION:
-            self._session_key = None
-            return {}
+            return self._session_not_found(revoked=True)
         return None
 
     def load(self) -> dict[str, Any]:

@@ -175,8 +175,7 @@ class SessionStore(DjangoDatabaseStore):
     def _take_row(self, values: tuple[Any, ...] | None) -> dict[str, Any]:
         """The session data of a row read from the database (``None``: there is no such session)."""
         if values is None:
-            self._session_key = None  # as Django does: a later write creates a new session
-            return {}
+            return self._session_not_found(revoked=False)
         data, user_id, ip, user_agent, hints, created_at, last_activity, expire_date = values
         self._take_stored(
             SessionRow(
@@ -190,6 +189,15 @@ class SessionStore(DjangoDatabaseStore):
             )
         )
         return self.decode(data)
+
+    def _session_not_found(self, revoked: bool) -> dict[str, Any]:
+        """The data of a session the store does not have: none. A later write creates a new session.
+
+        ``revoked``: the cache holds a revocation mark for this key (it was revoked); otherwise the
+        database has no live row for it (revoked, expired, or never one of ours).
+        """
+        self._session_key = None  # as Django does
+        return {}
 
     def _take_stored(self, row: SessionRow) -> None:
         """Take in what the stored row says; a client other than the stored one makes the session modified."""
