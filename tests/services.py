@@ -28,16 +28,19 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         path = str(directory / f"test-{os.getpid()}.sqlite3")
         return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}}
     if DB == "postgresql":
-        return {
-            "default": {
-                "ENGINE": "django.db.backends.postgresql",
-                "NAME": _env("QSESSIONS_TEST_PG_NAME", "qsessions"),
-                "USER": _env("QSESSIONS_TEST_PG_USER", "postgres"),
-                "PASSWORD": _env("QSESSIONS_TEST_PG_PASSWORD", ""),
-                "HOST": _env("QSESSIONS_TEST_PG_HOST", "127.0.0.1"),
-                "PORT": _env("QSESSIONS_TEST_PG_PORT", "5432"),
-            }
+        default: dict[str, Any] = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _env("QSESSIONS_TEST_PG_NAME", "qsessions"),
+            "USER": _env("QSESSIONS_TEST_PG_USER", "postgres"),
+            "PASSWORD": _env("QSESSIONS_TEST_PG_PASSWORD", ""),
+            "HOST": _env("QSESSIONS_TEST_PG_HOST", "127.0.0.1"),
+            "PORT": _env("QSESSIONS_TEST_PG_PORT", "5432"),
         }
+        # A second, real database that tests/test_replicas.py uses as a read replica lagging behind the
+        # primary (a copy that does not see its deletes). Created only for the tests that ask for it.
+        replica = {**default, "NAME": default["NAME"] + "_replica"}
+        replica["TEST"] = {"NAME": "test_" + replica["NAME"]}
+        return {"default": default, "replica": replica}
     if DB == "mysql":
         return {
             "default": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from importlib import import_module
 from typing import Any
 
@@ -329,6 +330,35 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 id="qsessions.W034",
             )
         ]
+    if _is_redis_cache(backend_class) and len(_redis_servers(settings.CACHES[alias].get("LOCATION"))) > 1:
+        return [
+            Warning(
+                f"SESSION_ENGINE is {engine!r} and cache {alias!r} lists several Redis servers: the cache writes to "
+                "the first and reads from the others, so a replica that lags behind, or has lost its link to the "
+                "primary, still serves a revoked session signed in.",
+                hint="Point SESSION_CACHE_ALIAS at a cache with the primary only (the other caches may keep their "
+                "replicas); see docs/services.md, 'Read replicas'.",
+                id="qsessions.W036",
+            )
+        ]
+    return []
+
+
+def _is_redis_cache(backend_class: type) -> bool:
+    # Django's RedisCache and django-redis's (by name: django-redis is optional) read from replicas alike.
+    from django.core.cache.backends.redis import RedisCache
+
+    return issubclass(backend_class, RedisCache) or any(
+        f"{cls.__module__}.{cls.__qualname__}" == "django_redis.cache.RedisCache" for cls in backend_class.__mro__
+    )
+
+
+def _redis_servers(location: Any) -> list[str]:
+    """The servers a Redis cache's LOCATION names, split as Django's RedisCache and django-redis split it."""
+    if isinstance(location, str):
+        return [server for server in re.split("[;,]", location) if server.strip()]
+    if isinstance(location, (list, tuple)):
+        return [server for server in location if server]
     return []
 
 

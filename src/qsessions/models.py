@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -109,12 +109,21 @@ class SessionQuerySet(models.QuerySet["Session"]):
             return super().delete()
         # Delete exactly the sessions whose keys were read, so that every row removed from the
         # database is also removed from the cache, even if new rows match the filter meanwhile.
-        rows = list(self.values_list("pk", "expire_date"))
+        using = self._write_db()
+        rows = list(self.using(using).values_list("pk", "expire_date"))
         keys = [key for key, _ in rows]
-        return delete_sessions_by_key(keys, using=self.db, seconds_left=_seconds_left([e for _, e in rows]))
+        return delete_sessions_by_key(keys, using=using, seconds_left=_seconds_left([e for _, e in rows]))
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def _write_db(self) -> str:
+        """The database this queryset's deletions go to: the keys to delete are read there too, never from a
+        read replica that may lag behind (it would miss a session created a moment ago)."""
+        # QuerySet keeps the alias given to using() in _db (as in every Django version we support); without
+        # one, the router's choice for writes, as Django's own QuerySet.delete() makes it.
+        chosen: str | None = getattr(self, "_db", None)
+        return chosen or router.db_for_write(self.model, **getattr(self, "_hints", {}))
 
     def delete_expired(self) -> int:
         """Delete expired sessions in batches, from the database and the cache; return how many.
@@ -123,11 +132,13 @@ class SessionQuerySet(models.QuerySet["Session"]):
         """
         now = timezone.now()
         total = 0
+        using = self._write_db()
+        expired = self.using(using).filter(expire_date__lt=now).values_list("pk", flat=True)
         while True:
-            keys = list(self.filter(expire_date__lt=now).values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE])
+            keys = list(expired[:CLEAR_EXPIRED_BATCH_SIZE])
             if not keys:
                 return total
-            total += Session._base_manager.using(self.db).filter(pk__in=keys).delete()[0]
+            total += Session._base_manager.using(using).filter(pk__in=keys).delete()[0]
             # Refused by their expiry already: their cache entries are dropped, not marked revoked.
             session_cache.forget(keys)
 

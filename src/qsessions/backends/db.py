@@ -154,8 +154,11 @@ class SessionStore(DjangoDatabaseStore):
         return data
 
     def _row_query(self) -> Any:
+        # From the primary (the database writes go to), never a read replica: a replica that lags behind a
+        # revocation would still serve the session signed in, and cached_db would copy it into the cache.
         return (
-            self.model._base_manager.filter(session_key=self.session_key, expire_date__gt=timezone.now())
+            self.model._base_manager.using(router.db_for_write(self.model))
+            .filter(session_key=self.session_key, expire_date__gt=timezone.now())
             .values_list(*ROW_COLUMNS)
             .order_by()[:1]
         )
@@ -382,7 +385,8 @@ class SessionStore(DjangoDatabaseStore):
     def _created_at_of(self, session_key: str) -> datetime.datetime | None:
         if self.row is not None:
             return _datetime(self.row.created_at)
-        return self.model._base_manager.filter(pk=session_key).values_list("created_at", flat=True).first()
+        using = router.db_for_write(self.model)
+        return self.model._base_manager.using(using).filter(pk=session_key).values_list("created_at", flat=True).first()
 
     def cycle_key(self) -> None:
         """Move the session to a new key (as login does), keeping its data and its creation time."""
