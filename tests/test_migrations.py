@@ -77,3 +77,40 @@ def test_a_django_qsessions_2_database_upgrades_in_place() -> None:
     finally:
         Session.objects.all().delete()
         _migrate(latest)
+
+
+def _indexes() -> set[tuple[tuple[str, ...], bool]]:
+    """The table's indexes but the primary key's: (columns, unique)."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "qsessions_session")
+    return {
+        (tuple(info["columns"]), bool(info["unique"]))
+        for info in constraints.values()
+        if (info["index"] or info["unique"]) and not info["primary_key"]
+    }
+
+
+# Each index and the queries it serves (docs/architecture.md, "The table and its indexes").
+LEAN_INDEXES = {
+    (("expire_date",), False),  # clearsessions: expire_date < now
+    (("public_id",), True),  # pages, API and admin: public_id = ...
+    (("user_id", "expire_date"), False),  # a user's (active) sessions, revoke_all, limits, the owner's cascade
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_table_keeps_only_the_indexes_a_query_uses() -> None:
+    expected = set(LEAN_INDEXES)
+    if connection.vendor == "mysql":
+        expected.add((("user_id",), False))  # InnoDB's own index for the foreign key, made with the table
+    assert _indexes() == expected
+    try:
+        _migrate(("qsessions", "0005_knowndevice"))
+        before = _indexes()
+    finally:
+        _migrate(_latest())
+    assert (("user_id",), False) in before  # what 0006 drops, and brings back when migrated backwards
+    if connection.vendor == "postgresql":
+        # Django's "_like" pattern indexes beside the primary key's and public_id's.
+        assert {(("session_key",), False), (("public_id",), False)} <= before
+    assert _indexes() == expected

@@ -169,7 +169,10 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
 class Session(AbstractBaseSession):
     """A session with its owner, the client that uses it, and when it was created and last written."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, verbose_name=_("user"))
+    # Indexed by (user, expire_date) below, which starts with it (migration 0006).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, db_index=False, verbose_name=_("user")
+    )
     user_agent = models.CharField(_("user agent"), null=True, blank=True, max_length=300)
     created_at = models.DateTimeField(_("created at"), null=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
