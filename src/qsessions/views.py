@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
@@ -40,6 +40,9 @@ from qsessions.sign_in import SignInMethod, session_sign_in_method
 
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
+# Sessions per page of "Your sessions" and of the API's list: a page costs the same for a user with 1,000.
+PAGE_SIZE = 50
+MAX_PAGE_DIGITS = 6  # page 999,999 at most: anything longer is not a page number
 
 
 def device_name(session: Session) -> str:
@@ -80,12 +83,59 @@ def _entry(request: HttpRequest, session: Session) -> SessionEntry:
     return SessionEntry(session, session.session_key == request.session.session_key, device_name(session))
 
 
-def session_entries(request: HttpRequest) -> list[SessionEntry]:
-    """The user's active sessions, the most recently active first, in one query."""
-    sessions = _own_sessions(request).order_by(
-        F("last_activity").desc(nulls_last=True), F("created_at").desc(nulls_last=True)
+def _in_page_order(request: HttpRequest, sessions: SessionQuerySet) -> SessionQuerySet:
+    # This device first, then the most recently active; the public id makes the order total, so that pages
+    # neither repeat nor skip a session.
+    current = request.session.session_key or ""
+    ordered: SessionQuerySet = sessions.order_by(
+        Case(When(session_key=current, then=Value(0)), default=Value(1)),
+        F("last_activity").desc(nulls_last=True),
+        F("created_at").desc(nulls_last=True),
+        "public_id",
     )
-    return [_entry(request, session) for session in sessions]
+    return ordered
+
+
+def session_entries(request: HttpRequest) -> list[SessionEntry]:
+    """All the user's active sessions, this device first, then the most recently active, in one query."""
+    return [_entry(request, session) for session in _in_page_order(request, _own_sessions(request))]
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """One page of the user's active sessions: on the first, this device comes first."""
+
+    entries: list[SessionEntry]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_number(self) -> int | None:
+        return self.number + 1 if self.has_next else None
+
+    @property
+    def previous_number(self) -> int | None:
+        return self.number - 1 if self.has_previous else None
+
+
+def page_number(request: HttpRequest) -> int | None:
+    """The ``page`` query parameter (1 when absent); ``None`` when it is not a page number."""
+    raw = request.GET.get("page", "1")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_PAGE_DIGITS or int(raw) < 1:
+        return None
+    return int(raw)
+
+
+def session_page(request: HttpRequest, number: int) -> SessionPage:
+    """Page ``number`` of the user's active sessions, ``PAGE_SIZE`` at most, in one query."""
+    start = (number - 1) * PAGE_SIZE
+    sessions = list(_in_page_order(request, _own_sessions(request))[start : start + PAGE_SIZE + 1])
+    entries = [_entry(request, session) for session in sessions[:PAGE_SIZE]]
+    return SessionPage(entries, number, has_next=len(sessions) > PAGE_SIZE)
 
 
 def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
@@ -116,9 +166,18 @@ def _revoke_others(request: HttpRequest) -> int:
 @require_GET
 @csrf_protect
 def session_list(request: HttpRequest) -> HttpResponse:
-    entries = session_entries(request)
-    context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
-    context["known_devices"] = known_devices.enabled()
+    number = page_number(request)
+    if number is None:
+        raise Http404(_("No such page."))
+    page = session_page(request, number)
+    if not page.entries and number > 1:
+        raise Http404(_("No such page."))
+    context = {
+        "entries": page.entries,
+        "page": page,
+        "has_others": page.has_next or any(not entry.current for entry in page.entries),
+        "known_devices": known_devices.enabled(),
+    }
     return render(request, "qsessions/session_list.html", context)
 
 
@@ -150,7 +209,7 @@ def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST signs out every session of the user but this one."""
     if request.method == "GET":
-        others = sum(1 for entry in session_entries(request) if not entry.current)
+        others = _own_sessions(request).exclude(session_key=request.session.session_key or "").count()
         return render(request, "qsessions/revoke_others_confirm.html", {"count": others})
     count = _revoke_others(request)
     message = ngettext("%(count)d other session was signed out.", "%(count)d other sessions were signed out.", count)
@@ -240,7 +299,23 @@ def _not_found() -> JsonResponse:
 
 @api_endpoint(["GET"])
 def api_session_list(request: HttpRequest) -> HttpResponseBase:
-    return JsonResponse({"sessions": [session_json(entry) for entry in session_entries(request)]})
+    number = page_number(request)
+    if number is None:
+        return _error(400, "invalid_page", _("page must be a whole number from 1."))
+    page = session_page(request, number)
+
+    def link(number: int | None) -> str | None:
+        return None if number is None else f"{request.path}?page={number}"
+
+    return JsonResponse(
+        {
+            "sessions": [session_json(entry) for entry in page.entries],
+            "page": page.number,
+            "page_size": PAGE_SIZE,
+            "next": link(page.next_number),
+            "previous": link(page.previous_number),
+        }
+    )
 
 
 @api_endpoint(["GET", "DELETE"])
