@@ -28,11 +28,9 @@ def _unused_indexes(schema_editor):
     for name, info in constraints.items():
         if not info["index"] or info["unique"] or info["primary_key"] or info["foreign_key"]:
             continue
-        if info["columns"] == ["user_id"]:
+        pattern_index = name.endswith("_like") and info["columns"] in (["session_key"], ["public_id"])
+        if info["columns"] == ["user_id"] or (connection.vendor == "postgresql" and pattern_index):
             names.append(name)
-        elif connection.vendor == "postgresql" and info["columns"] in (["session_key"], ["public_id"]):
-            if name.endswith("_like"):
-                names.append(name)
     return names
 
 
