@@ -6,7 +6,7 @@ comma := ,
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test test-main test-contract test-install test-matrix lint format clean bench bench-full
+.PHONY: venv demo test test-main test-contract test-install test-matrix lint format clean bench bench-full bench-load bench-write
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -72,6 +72,21 @@ bench:
 ## make bench-full: the same, then PostgreSQL + Redis with the large scenarios (1,000,000-row clearsessions)
 bench-full:
 	$(PYTHON) benchmarks/run.py --full
+
+## make bench-load: qsessions' cached_db against Django's under load: gunicorn, PostgreSQL + Redis, a few
+## minutes; writes benchmarks/results/load.md and load.json (see docs/benchmarks.md)
+BENCH_LOAD_STAMP := $(VENV)/.installed-bench-load
+
+$(BENCH_LOAD_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench-load]'
+	touch $@
+
+bench-load: $(BENCH_LOAD_STAMP)
+	$(BIN)/python benchmarks/load.py
+
+## make bench-write: a session write on PostgreSQL before and after migration 0006 (benchmarks/write_cost.py)
+bench-write: $(TEST_STAMP)
+	$(BIN)/python benchmarks/write_cost.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
