@@ -26,7 +26,12 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
         directory = base_dir.parent / ".cache"
         directory.mkdir(exist_ok=True)
         path = str(directory / f"test-{os.getpid()}.sqlite3")
-        return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}}
+        replica_path = str(directory / f"test-{os.getpid()}-replica.sqlite3")
+        return {
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}},
+            # See _with_replica().
+            "replica": {"ENGINE": "django.db.backends.sqlite3", "NAME": replica_path, "TEST": {"NAME": replica_path}},
+        }
     if DB == "postgresql":
         default: dict[str, Any] = {
             "ENGINE": "django.db.backends.postgresql",
@@ -36,14 +41,10 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
             "HOST": _env("QSESSIONS_TEST_PG_HOST", "127.0.0.1"),
             "PORT": _env("QSESSIONS_TEST_PG_PORT", "5432"),
         }
-        # A second, real database that tests/test_replicas.py uses as a read replica lagging behind the
-        # primary (a copy that does not see its deletes). Created only for the tests that ask for it.
-        replica = {**default, "NAME": default["NAME"] + "_replica"}
-        replica["TEST"] = {"NAME": "test_" + replica["NAME"]}
-        return {"default": default, "replica": replica}
+        return _with_replica(default)
     if DB == "mysql":
-        return {
-            "default": {
+        return _with_replica(
+            {
                 "ENGINE": "django.db.backends.mysql",
                 "NAME": _env("QSESSIONS_TEST_MYSQL_NAME", "qsessions"),
                 "USER": _env("QSESSIONS_TEST_MYSQL_USER", "root"),
@@ -53,8 +54,17 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
                 "OPTIONS": {"charset": "utf8mb4"},
                 "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
             }
-        }
+        )
     raise ValueError(f"QSESSIONS_TEST_DB={DB!r}: expected sqlite, postgresql or mysql")
+
+
+def _with_replica(default: dict[str, Any]) -> dict[str, Any]:
+    """``default``, and a second, real database on the same server that tests/test_replicas.py uses as a
+    read replica lagging behind it (a copy that never sees its deletes). pytest-django creates it only
+    for the tests that ask for it."""
+    name = default["NAME"] + "_replica"
+    replica = {**default, "NAME": name, "TEST": {**default.get("TEST", {}), "NAME": "test_" + name}}
+    return {"default": default, "replica": replica}
 
 
 def cache_settings() -> dict[str, Any]:
