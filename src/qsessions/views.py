@@ -36,19 +36,8 @@ from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 from qsessions.sign_in import SignInMethod, session_sign_in_method
 
-# What qsessions.models.make_public_id() returns.
-
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
-
-
-def device_name(session: Session) -> str:
-    """The human name of the device a session runs on, ``""`` when unknown.
-
-    The one place pages and API name a device ("Chrome 118 on Android", "Safari 17 on iPhone").
-    """
-    description = session.device_description
-    return description.name if description is not None else ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +66,7 @@ def _own_sessions(request: HttpRequest) -> SessionQuerySet:
 
 
 def _entry(request: HttpRequest, session: Session) -> SessionEntry:
-    return SessionEntry(session, session.session_key == request.session.session_key, device_name(session))
+    return SessionEntry(session, session.session_key == request.session.session_key, session.device_name)
 
 
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
@@ -252,15 +241,6 @@ def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase
         return _not_found()
     if request.method == "GET":
         return JsonResponse(session_json(entry))
-    return JsonResponse({"revoked": 1, "signed_out": _revoke(request, entry)})
-
-
-@api_endpoint(["POST"])
-@reauthentication_required(json=True)
-def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase:
-    entry = _own_session(request, public_id)
-    if entry is None:
-        return _not_found()
     return JsonResponse({"revoked": 1, "signed_out": _revoke(request, entry)})
 
 
