@@ -147,3 +147,15 @@ def test_a_page_that_is_no_page_number_is_refused_before_any_session_query(
     assert html.status_code == 404
     assert api.status_code == 400
     assert api.json()["error"]["code"] == "invalid_page"
+
+
+@pytest.mark.parametrize("api", ["/drf/sessions/", "/ninja/sessions/"])
+def test_the_framework_apis_page_alike(engine: str, api: str) -> None:
+    client, own, others = _signed_in_behind(PAGE_SIZE + 2)
+    first = client.get(api).json()
+    assert (len(first["sessions"]), first["sessions"][0]["id"], first["next"]) == (PAGE_SIZE, own, f"{api}?page=2")
+    second = client.get(first["next"]).json()
+    assert sorted(s["id"] for s in first["sessions"] + second["sessions"]) == sorted([own, *others])
+    assert (second["next"], second["previous"]) == (None, f"{api}?page=1")
+    refused = client.get(api, {"page": "0"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_page")
