@@ -9,6 +9,7 @@ exception each time.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -43,9 +44,28 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SESSIONS_PER_USER": None,
     # Sign out a user's other sessions when their password changes.
     "REVOKE_ON_PASSWORD_CHANGE": True,
+    # End a signed-in session that has not been used for this long (seconds or a timedelta). None: never.
+    # Precise to QSESSIONS_ACTIVITY_INTERVAL, which must be shorter (checks.py).
+    "IDLE_TIMEOUT": None,
+    # End a signed-in session this long after it was created (seconds or a timedelta). None: never.
+    "ABSOLUTE_TIMEOUT": None,
+    # How long the history of ended sessions is kept (seconds or a timedelta); clearsessions deletes older
+    # records. None: kept until the user is deleted; 0: no history is recorded.
+    "HISTORY_RETENTION": datetime.timedelta(days=30),
 }
 
 _MISSING = object()
+
+
+def seconds(value: Any) -> float | None:
+    """A duration setting in seconds: a number or a timedelta; ``None`` for anything else (checks.py reports it)."""
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 _values: dict[str, Any] = {}
 
 
@@ -123,6 +143,24 @@ class QSessionsConf:
     @property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
+
+    @property
+    def IDLE_TIMEOUT(self) -> float | None:
+        return seconds(self.raw("IDLE_TIMEOUT"))
+
+    @property
+    def ABSOLUTE_TIMEOUT(self) -> float | None:
+        return seconds(self.raw("ABSOLUTE_TIMEOUT"))
+
+    @property
+    def HISTORY_RETENTION(self) -> float | None:
+        return seconds(self.raw("HISTORY_RETENTION"))
+
+    @property
+    def HISTORY(self) -> bool:
+        """Whether ended sessions are recorded (QSESSIONS_HISTORY_RETENTION is not 0)."""
+        retention = self.HISTORY_RETENTION
+        return retention is None or retention > 0
 
 
 conf = QSessionsConf()

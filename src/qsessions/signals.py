@@ -12,3 +12,6 @@ session_revoked = Signal()
 session_client_changed = Signal()
 # user, device (the KnownDevice just recorded), request: a sign-in from a browser the user never used before
 new_device_sign_in = Signal()
+# request, reason, message (what the user is told, in their language), public_id: the browser of
+# ``request`` carried the cookie of a session that ended (or its session just timed out), and is told why
+session_end_reported = Signal()

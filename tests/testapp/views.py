@@ -126,3 +126,18 @@ async def async_sudo_api(request: HttpRequest) -> HttpResponse:
 async def async_record_view(request: HttpRequest) -> HttpResponse:
     await arecord_authentication(request)
     return HttpResponse("ok")
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    """The user (which loads the session), then the messages waiting for this browser."""
+    from django.contrib.messages import get_messages
+
+    user = request.user.get_username() or None
+    return JsonResponse({"user": user, "messages": [str(message) for message in get_messages(request)]})
+
+
+async def awhoami(request: HttpRequest) -> HttpResponse:
+    from django.contrib.messages import get_messages
+
+    user = (await request.auser()).get_username() or None
+    return JsonResponse({"user": user, "messages": [str(message) for message in get_messages(request)]})

@@ -64,9 +64,16 @@ class SessionStore(DatabaseStore):
         key = self._get_or_create_session_key()
         found = entries.lookup(self._cache, key)
         data = self._from_cache(found)
-        if data is not None:
+        if data is None:
+            data = self._read_through(key, found)
+        if self.ending is None and self.stale_key is None:
             return data
+        return self._settle(data)
+
+    def _read_through(self, key: str, found: Found | str) -> dict[str, Any]:
         data = self._take_row(self._fetch_row())
+        if self.ending is not None:  # timed out: ended next, not cached
+            return data
         if self.row is None:
             if found is UNTRUSTED:  # an entry whose row is gone (deleted behind the cache's back)
                 entries.delete(self._cache, key)
@@ -80,9 +87,16 @@ class SessionStore(DatabaseStore):
         key = await self._aget_or_create_session_key()
         found = await entries.alookup(self._cache, key)
         data = self._from_cache(found)
-        if data is not None:
+        if data is None:
+            data = await self._aread_through(key, found)
+        if self.ending is None and self.stale_key is None:
             return data
+        return await sync_to_async(self._settle)(data)
+
+    async def _aread_through(self, key: str, found: Found | str) -> dict[str, Any]:
         data = self._take_row(await self._afetch_row())
+        if self.ending is not None:
+            return data
         if self.row is None:
             if found is UNTRUSTED:
                 await entries.adelete(self._cache, key)

@@ -18,7 +18,7 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
+from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle
 from qsessions.cache import SessionRow
 from qsessions.client import (
     AnyClient,
@@ -68,6 +68,8 @@ class SessionStore(DjangoDatabaseStore):
     trusted_owner: Any = None  # the user django.contrib.auth logged in on this request: known to exist
     _carried_created_at: datetime.datetime | None = None  # what a new key carries over (cycle_key)
     _drawn_key: str | None = None  # the last key this store drew at random
+    ending: str | None = None  # why the session just read must end now (a timeout), see qsessions.lifecycle
+    stale_key: str | None = None  # the key of a cookie whose session is gone, until its browser is told why
 
     if TYPE_CHECKING:  # Django's internals that django-stubs does not declare, as this class uses them
         model: type[Session]
@@ -196,20 +198,53 @@ class SessionStore(DjangoDatabaseStore):
         ``revoked``: the cache holds a revocation mark for this key (it was revoked); otherwise the
         database has no live row for it (revoked, expired, or never one of ours).
         """
+        if self.client is not None:  # a request's store: its browser may be told why (qsessions.lifecycle)
+            self.stale_key = self._session_key
         self._session_key = None  # as Django does
         return {}
 
     def _take_stored(self, row: SessionRow) -> None:
-        """Take in what the stored row says; a client other than the stored one makes the session modified."""
+        """Take in what the stored row says; a client other than the stored one makes the session modified.
+
+        A signed-in session past QSESSIONS_IDLE_TIMEOUT or QSESSIONS_ABSOLUTE_TIMEOUT is marked as
+        ``ending`` instead; ``_settle`` ends it.
+        """
         self.row = row
+        limits = lifecycle.active_timeouts()
+        if limits is not None:
+            self.ending = lifecycle.timed_out(row, limits)
+            if self.ending is not None:
+                return
         if self._client_differs(row):
             self.modified = True
 
+    def _settle(self, data: dict[str, Any]) -> dict[str, Any]:
+        """After a load: end a session that timed out, or tell a browser whose session is gone why."""
+        request = lifecycle.request_of(self.client)
+        reason, self.ending = self.ending, None
+        if reason is not None:
+            key, row = self.session_key, self.row
+            self._session_key = None
+            self.row = None
+            if key is not None and row is not None:
+                lifecycle.end(key, row, reason, request, own_cache=self.caches_sessions)
+            return {}
+        key, self.stale_key = self.stale_key, None
+        if key is not None and request is not None and not data:
+            lifecycle.tell_stale(key, request)
+        return data
+
     def load(self) -> dict[str, Any]:
-        return self._take_row(self._fetch_row())
+        data = self._take_row(self._fetch_row())
+        if self.ending is None and self.stale_key is None:
+            return data
+        return self._settle(data)
 
     async def aload(self) -> dict[str, Any]:
-        return self._take_row(await self._afetch_row())
+        data = self._take_row(await self._afetch_row())
+        if self.ending is None and self.stale_key is None:
+            return data
+        return await sync_to_async(self._settle)(data)
 
     # -- writing -----------------------------------------------------------------------------------------
 
