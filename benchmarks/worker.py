@@ -85,7 +85,12 @@ def configure(config: dict[str, Any], test_name: str | None = None) -> None:
     from django.conf import settings
 
     app, middleware = FAMILIES[config["contender"]["family"]]
+    # QSESSIONS_BENCH_SETTINGS='{"QSESSIONS_IDLE_TIMEOUT": 3600}': extra settings for qsessions (ours) only,
+    # to measure a feature's cost against the same peers in the same run.
+    ours = config["contender"]["id"].startswith("ours")
+    extra = json.loads(os.environ.get("QSESSIONS_BENCH_SETTINGS", "{}")) if ours else {}
     settings.configure(
+        **extra,
         DEBUG=False,
         SECRET_KEY="qsessions-benchmarks-not-secret",
         USE_TZ=True,

@@ -170,6 +170,9 @@ def test_ending_an_idle_session_costs_its_delete_and_its_record(engine: str, set
         ("QSESSIONS_HISTORY_RETENTION", "30 days", "qsessions.E062"),
         ("QSESSIONS_HISTORY_RETENTION", datetime.timedelta(days=-1), "qsessions.E062"),
         ("QSESSIONS_IDLE_TIMEOUT", 60, "qsessions.E063"),  # not longer than the activity interval
+        ("QSESSIONS_MAX_SESSIONS_FOR_USER", 3, "qsessions.E023"),
+        ("QSESSIONS_MAX_SESSIONS_FOR_USER", "no.such.callable", "qsessions.E023"),
+        ("QSESSIONS_SESSION_LIMIT_POLICY", "oldest", "qsessions.E024"),
     ],
 )
 def test_bad_settings_are_reported(settings: Any, name: str, value: Any, check_id: str) -> None:
@@ -184,12 +187,14 @@ def test_bad_settings_are_reported(settings: Any, name: str, value: Any, check_i
         {"QSESSIONS_IDLE_TIMEOUT": datetime.timedelta(minutes=30), "QSESSIONS_ABSOLUTE_TIMEOUT": 86400},
         {"QSESSIONS_HISTORY_RETENTION": None},
         {"QSESSIONS_HISTORY_RETENTION": 0},
+        {"QSESSIONS_MAX_SESSIONS_FOR_USER": "tests.test_session_limits.unlimited_service_accounts"},
+        {"QSESSIONS_SESSION_LIMIT_POLICY": "refuse"},
     ],
 )
 def test_good_settings_pass(settings: Any, overrides: dict[str, Any]) -> None:
     for name, value in overrides.items():
         setattr(settings, name, value)
-    assert not [m.id for m in run_checks() if m.id.startswith("qsessions.E06")]
+    assert not [m.id for m in run_checks() if m.id.startswith(("qsessions.E06", "qsessions.E02"))]
 
 
 # -- every end: a record with its reason, and the browser told why ----------------------------------------

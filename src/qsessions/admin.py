@@ -140,7 +140,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # Few, compact columns so that the list fits a 1280 px screen; the detail page has every field.
     list_display = ("owner", "device_column", "where", "signed_in", "last_active", "active")
     list_display_links = ("owner",)
-    list_select_related = ("user",)
+    list_select_related = ("user", "impersonator")
     list_filter = (ActiveFilter, OwnerFilter)
     # Most recently active first, as on "Your sessions" (Django accepts expressions; the stubs do not).
     ordering = (F("last_activity").desc(nulls_last=True),)  # type: ignore[assignment]
@@ -198,6 +198,12 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             if getattr(obj, "is_current", False)
             else ""
         )
+        if obj.impersonator_id is not None:
+            badge = format_html(
+                '{} <strong class="qsessions-badge qsessions-impersonation">{}</strong>',
+                badge,
+                _("Impersonated by %(user)s") % {"user": isolate(str(obj.impersonator))},
+            )
         if not name:
             return format_html("{}{}", _("Unknown device"), badge)
         # The 2.x summary ("Other / Windows 10 / Chrome 131.0.0.0") stays at hand as a tooltip.
@@ -447,7 +453,7 @@ class EndedSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     list_display = ["public_id", "owner", "device_column", "where", "signed_in", "ended", "why"]
     list_filter = ["reason", "ended_at"]
-    list_select_related = ["user"]
+    list_select_related = ["user", "impersonator"]
     ordering = ["-ended_at", "-pk"]
     search_fields = ["public_id", "user__username", "ip"]
     fields = readonly_fields = (
@@ -461,11 +467,18 @@ class EndedSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_activity",
         "ended_at",
         "told",
+        "impersonator",
     )
 
     @admin.display(description=_("owner"), ordering="user")
     def owner(self, obj: EndedSession) -> str:
-        return str(obj.user)
+        if obj.impersonator_id is not None:
+            return format_html(
+                "<bdi>{}</bdi><br>{}",
+                obj.user,
+                _("impersonated by %(user)s") % {"user": isolate(str(obj.impersonator))},
+            )
+        return format_html("<bdi>{}</bdi>", obj.user)
 
     @admin.display(description=_("device"))
     def device_column(self, obj: EndedSession) -> str:

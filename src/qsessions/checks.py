@@ -98,6 +98,28 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
                 id="qsessions.E021",
             )
         )
+    per_user = conf.raw("MAX_SESSIONS_FOR_USER")
+    if per_user is not None:
+        try:
+            resolved = import_string(per_user) if isinstance(per_user, str) else per_user
+        except ImportError:
+            resolved = None
+        if not callable(resolved):
+            errors.append(
+                Error(
+                    f"QSESSIONS_MAX_SESSIONS_FOR_USER is {per_user!r}; it must be None, a callable(user) or the "
+                    "dotted path of one, returning that user's limit (None: no limit).",
+                    id="qsessions.E023",
+                )
+            )
+    policy = conf.raw("SESSION_LIMIT_POLICY")
+    if policy not in ("revoke-oldest", "refuse"):
+        errors.append(
+            Error(
+                f'QSESSIONS_SESSION_LIMIT_POLICY is {policy!r}; it must be "revoke-oldest" or "refuse".',
+                id="qsessions.E024",
+            )
+        )
     revoke = conf.raw("REVOKE_ON_PASSWORD_CHANGE")
     if not isinstance(revoke, bool):
         errors.append(

@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVITY_INTERVAL": 60,
     # At most this many sessions per user; a new login revokes the least recently active. None: no limit.
     "MAX_SESSIONS_PER_USER": None,
+    # A callable(user) -> int | None, or its dotted path: that user's limit instead of MAX_SESSIONS_PER_USER
+    # (None: no limit for that user, e.g. service accounts).
+    "MAX_SESSIONS_FOR_USER": None,
+    # What a sign-in beyond the limit does: "revoke-oldest" (the least recently active sessions are signed
+    # out) or "refuse" (the new sign-in is signed out again, and its browser told why).
+    "SESSION_LIMIT_POLICY": "revoke-oldest",
     # Sign out a user's other sessions when their password changes.
     "REVOKE_ON_PASSWORD_CHANGE": True,
     # End a signed-in session that has not been used for this long (seconds or a timedelta). None: never.
@@ -139,6 +145,18 @@ class QSessionsConf:
     def MAX_SESSIONS_PER_USER(self) -> int | None:
         value = self.raw("MAX_SESSIONS_PER_USER")
         return None if value is None else int(value)
+
+    @property
+    def MAX_SESSIONS_FOR_USER(self) -> Callable[[Any], int | None] | None:
+        value = self.raw("MAX_SESSIONS_FOR_USER")
+        if isinstance(value, str):
+            resolved: Callable[[Any], int | None] = import_string(value)
+            return resolved
+        return value if callable(value) else None
+
+    @property
+    def SESSION_LIMIT_POLICY(self) -> str:
+        return str(self.raw("SESSION_LIMIT_POLICY"))
 
     @property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:

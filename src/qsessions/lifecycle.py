@@ -27,6 +27,7 @@ from qsessions.models import (
     END_IDLE,
     END_LIFETIME,
     END_LIMIT,
+    END_LIMIT_REFUSED,
     END_LOGOUT,
     END_OTHER_SESSIONS,
     END_PASSWORD_CHANGE,
@@ -49,6 +50,10 @@ MESSAGES: Final[dict[str, _StrPromise]] = {
     END_ADMIN: _("You were signed out by an administrator."),
     END_PASSWORD_CHANGE: _("You were signed out because your password was changed."),
     END_LIMIT: _("You were signed out because your account signed in on more devices than it may use at once."),
+    END_LIMIT_REFUSED: _(
+        "You could not stay signed in: your account is signed in on as many devices as it may use at once. "
+        "Sign out on one of them first."
+    ),
     END_LOGOUT: _("You signed out."),
     END_IDLE: _("You were signed out after a period of inactivity. Please sign in again."),
     END_LIFETIME: _("Your session reached its maximum length. Please sign in again."),
@@ -62,6 +67,7 @@ REASON_LABELS: Final[dict[str, _StrPromise]] = {
     END_ADMIN: _("Signed out by an administrator"),
     END_PASSWORD_CHANGE: _("Password changed"),
     END_LIMIT: _("Too many sessions"),
+    END_LIMIT_REFUSED: _("Sign-in refused: too many sessions"),
     END_LOGOUT: _("Signed out"),
     END_IDLE: _("Inactive for too long"),
     END_LIFETIME: _("Maximum session length reached"),

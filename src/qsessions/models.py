@@ -38,7 +38,8 @@ END_USER: Final = "user"  # the owner signed one of their sessions out
 END_OTHER_SESSIONS: Final = "other-sessions"  # the owner signed out everywhere else
 END_ADMIN: Final = "admin"
 END_PASSWORD_CHANGE: Final = "password-change"  # noqa: S105
-END_LIMIT: Final = "limit"
+END_LIMIT: Final = "limit"  # signed out to make room for a new sign-in (QSESSIONS_MAX_SESSIONS_PER_USER)
+END_LIMIT_REFUSED: Final = "limit-refused"  # a sign-in beyond the limit, refused (QSESSIONS_SESSION_LIMIT_POLICY)
 END_LOGOUT: Final = "logout"
 END_IDLE: Final = "idle"  # QSESSIONS_IDLE_TIMEOUT
 END_LIFETIME: Final = "lifetime"  # QSESSIONS_ABSOLUTE_TIMEOUT
@@ -49,11 +50,17 @@ END_REASONS: Final = (
     END_ADMIN,
     END_PASSWORD_CHANGE,
     END_LIMIT,
+    END_LIMIT_REFUSED,
     END_LOGOUT,
     END_IDLE,
     END_LIFETIME,
     END_EXPIRED,
 )
+
+
+# django-hijack's record of an impersonation in the session data: the primary keys of the impersonators,
+# the current one last (hijack/views.py, AcquireUserView).
+HIJACK_SESSION_KEY: Final = "hijack_history"
 
 
 def make_public_id(session_key: str) -> str:
@@ -204,6 +211,15 @@ class Session(AbstractBaseSession):
     last_activity = models.DateTimeField(_("last activity"), null=True, blank=True)
     # User-Agent Client Hints (Sec-CH-UA-*) the browser sent, when QSESSIONS_CLIENT_HINTS is on.
     client_hints = models.JSONField(_("client hints"), null=True, blank=True)
+    # Who is really using this session when it is an impersonation (django-hijack): the owner did not sign in.
+    impersonator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("impersonator"),
+    )
 
     objects: SessionManager = SessionManager()  # type: ignore[misc]
 
@@ -285,6 +301,7 @@ ENDED_COLUMNS: Final = (
     "created_at",
     "last_activity",
     "expire_date",
+    "impersonator",
 )
 
 
@@ -312,6 +329,7 @@ def record_ends(
             created_at=session.created_at,
             last_activity=session.last_activity,
             ended_at=min(session.expire_date, now) if expired and session.expire_date else now,
+            impersonator_id=session.impersonator_id,
             told=told,
         )
         for session in sessions
@@ -355,6 +373,14 @@ class EndedSession(models.Model):
     ended_at = models.DateTimeField(_("ended at"))
     # Whether the browser of that session has been told why it was signed out (it is told once).
     told = models.BooleanField(_("told"), default=False)
+    impersonator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("impersonator"),
+    )
 
     objects = EndedSessionQuerySet.as_manager()
 

@@ -64,7 +64,13 @@ def note_device_on_login(sender: Any, request: HttpRequest | None, user: Any, **
 
 @receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")
 def limit_sessions_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    policies.enforce_session_limit(user, request)
+    """The limit and impersonations, once the response is done (qsessions' middleware calls
+    policies.signed_in); at once for a login outside a request served by that middleware."""
+    session = getattr(request, "session", None)
+    if request is not None and session is not None and policies.current_session.get() is session:
+        setattr(request, policies.SIGNED_IN_ATTRIBUTE, user)
+    else:
+        policies.enforce_session_limit(user, request)
 
 
 @receiver(user_logged_out, dispatch_uid="qsessions.revoke_on_logout")

@@ -240,6 +240,7 @@ def session_json(entry: SessionEntry) -> dict[str, Any]:
         "expires_at": _iso(session.expire_date),
         "sign_in_method": entry.sign_in.label or None,
         "second_factor": entry.sign_in.second_factor,
+        "impersonated": session.impersonator_id is not None,
     }
 
 

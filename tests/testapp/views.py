@@ -108,8 +108,9 @@ def hijack_view(request: HttpRequest) -> HttpResponse:
     """What django-hijack's acquire view does: login() as the other user, then mark the session."""
     user = get_user_model()._default_manager.get_by_natural_key(request.GET["username"])
     history = request.session.get("hijack_history", [])
+    hijacker = request.GET.get("hijacker") or (request.user.pk if request.user.is_authenticated else 1)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session["hijack_history"] = [*history, "1"]
+    request.session["hijack_history"] = [*history, str(hijacker)]
     return HttpResponse("ok")
 
 

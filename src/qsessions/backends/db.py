@@ -29,7 +29,14 @@ from qsessions.client import (
     user_agent_for_storage,
 )
 from qsessions.conf import conf
-from qsessions.models import Session, delete_sessions_by_key, make_public_id, owner_exists, user_id_from_session_data
+from qsessions.models import (
+    HIJACK_SESSION_KEY,
+    Session,
+    delete_sessions_by_key,
+    make_public_id,
+    owner_exists,
+    user_id_from_session_data,
+)
 from qsessions.signals import session_client_changed, session_created
 
 # The columns a request reads: everything but what only pages and the admin show.
@@ -343,6 +350,8 @@ class SessionStore(DjangoDatabaseStore):
         )
         if not (ip_changed or agent_changed) or not session_client_changed.has_listeners(Session):
             return
+        if self._session_cache.get(HIJACK_SESSION_KEY):
+            return  # someone impersonating the owner (django-hijack): not the owner's client that changed
         session = Session(
             session_key=key,
             public_id=make_public_id(key),

@@ -1,4 +1,5 @@
-# The history of ended sessions (qsessions.models.EndedSession): why and when each signed-in session ended.
+# The history of ended sessions (EndedSession: why and when each signed-in session ended), and the
+# impersonator of a session (django-hijack).
 
 import django.db.models.deletion
 from django.conf import settings
@@ -12,6 +13,18 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="session",
+            name="impersonator",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="impersonator",
+            ),
+        ),
         migrations.CreateModel(
             name="EndedSession",
             fields=[
@@ -25,6 +38,17 @@ class Migration(migrations.Migration):
                 ("last_activity", models.DateTimeField(blank=True, null=True, verbose_name="last activity")),
                 ("ended_at", models.DateTimeField(verbose_name="ended at")),
                 ("told", models.BooleanField(default=False, verbose_name="told")),
+                (
+                    "impersonator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="impersonator",
+                    ),
+                ),
                 (
                     "user",
                     models.ForeignKey(
