@@ -111,6 +111,17 @@ def test_the_absolute_lifetime_ends_even_a_busy_session(engine: str, settings: A
     assert ended(key).reason == END_LIFETIME
 
 
+def test_signing_in_in_an_old_anonymous_session_starts_the_lifetime_afresh(engine: str, settings: Any) -> None:
+    settings.QSESSIONS_ABSOLUTE_TIMEOUT = 3600
+    make_user()
+    client = Client()
+    client.get("/write/?value=cart")
+    with later(300):
+        assert client.get("/login/", {"username": "alice"}).status_code == 200
+        assert whoami(client)["user"] == "alice"
+        assert client.get("/read/").json()["value"] == "cart"
+
+
 def test_async_requests_end_timed_out_sessions_too(engine: str, settings: Any) -> None:
     settings.QSESSIONS_IDLE_TIMEOUT = 600
     make_user()

@@ -109,6 +109,15 @@ def timed_out(row: SessionRow, limits: tuple[float | None, float | None]) -> str
     return None
 
 
+def carried_start(created_at: datetime.datetime | None) -> datetime.datetime | None:
+    """The creation time a new key carries over (``cycle_key``, at sign-in), unless the absolute lifetime
+    has already run out for it: a sign-in in an old anonymous session starts the lifetime afresh."""
+    absolute = conf.ABSOLUTE_TIMEOUT
+    if created_at is None or absolute is None:
+        return created_at
+    return created_at if (timezone.now() - created_at).total_seconds() < absolute else None
+
+
 def _moment(value: float | None) -> datetime.datetime | None:
     return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
 

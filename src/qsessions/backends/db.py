@@ -432,7 +432,7 @@ class SessionStore(DjangoDatabaseStore):
         """Move the session to a new key (as login does), keeping its data and its creation time."""
         data = self._session
         key = self.session_key
-        self._carried_created_at = self._created_at_of(key) if key else None
+        self._carried_created_at = lifecycle.carried_start(self._created_at_of(key)) if key else None
         try:
             self.create()
         finally:
@@ -444,7 +444,8 @@ class SessionStore(DjangoDatabaseStore):
     async def acycle_key(self) -> None:
         data = await self._aget_session()
         key = self.session_key
-        self._carried_created_at = await sync_to_async(self._created_at_of)(key) if key else None
+        carried = await sync_to_async(self._created_at_of)(key) if key else None
+        self._carried_created_at = lifecycle.carried_start(carried)
         try:
             await self.acreate()
         finally:
