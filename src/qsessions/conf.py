@@ -58,6 +58,18 @@ DEFAULTS: dict[str, Any] = {
     # How long the history of ended sessions is kept (seconds or a timedelta); clearsessions deletes older
     # records. None: kept until the user is deleted; 0: no history is recorded.
     "HISTORY_RETENTION": datetime.timedelta(days=30),
+    # Seconds an authentication counts as recent for signing sessions out; None: no re-authentication asked.
+    "REAUTHENTICATION_WINDOW": None,
+    # Where users re-authenticate (a URL or URL name); None: qsessions' own page.
+    "REAUTHENTICATION_URL": None,
+    # Names of sign-in methods by authentication backend (dotted path -> label), added to the built-in ones.
+    "SIGN_IN_METHODS": {},
+    # Recognise browsers across sessions with a device cookie, and report sign-ins from new ones.
+    "KNOWN_DEVICES": False,
+    # With KNOWN_DEVICES: e-mail the user about a sign-in from a new browser.
+    "NEW_DEVICE_EMAIL": False,
+    # Where a "this wasn't me" link leads after signing that session out; None: "password_change".
+    "PASSWORD_CHANGE_URL": None,
 }
 
 _MISSING = object()
@@ -179,6 +191,32 @@ class QSessionsConf:
         """Whether ended sessions are recorded (QSESSIONS_HISTORY_RETENTION is not 0)."""
         retention = self.HISTORY_RETENTION
         return retention is None or retention > 0
+
+    @property
+    def REAUTHENTICATION_WINDOW(self) -> int | None:
+        value = self.raw("REAUTHENTICATION_WINDOW")
+        return None if value is None else int(value)
+
+    @property
+    def REAUTHENTICATION_URL(self) -> str | None:
+        return self.raw("REAUTHENTICATION_URL") or None
+
+    @property
+    def SIGN_IN_METHODS(self) -> dict[str, Any]:
+        value = self.raw("SIGN_IN_METHODS")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def KNOWN_DEVICES(self) -> bool:
+        return bool(self.raw("KNOWN_DEVICES"))
+
+    @property
+    def NEW_DEVICE_EMAIL(self) -> bool:
+        return bool(self.raw("NEW_DEVICE_EMAIL"))
+
+    @property
+    def PASSWORD_CHANGE_URL(self) -> str | None:
+        return self.raw("PASSWORD_CHANGE_URL") or None
 
 
 conf = QSessionsConf()
