@@ -375,6 +375,23 @@ def scenario_revoke_all(bench: Bench, users: dict[str, Any], n: int, size: int =
             raise RuntimeError("sessions survived revocation")
 
 
+def scenario_revoke_all_recorded(bench: Bench, users: dict[str, Any], n: int, size: int = 1000) -> None:
+    """The same through qsessions' revocation (reason "admin"), which records each end in the history of
+    ended sessions; contenders without one revoke as in ``revoke_all``."""
+    try:
+        from qsessions.models import record_ends  # noqa: F401  (only a qsessions with the history)
+        from qsessions.revocation import revoke_all
+    except ImportError:
+        return scenario_revoke_all(bench, users, n, size)
+    user = users["victim"]
+    for _ in range(n):
+        bulk_sessions(user, size)
+        bench.measure(lambda: revoke_all(user, "admin"))
+        if user.session_set.exists():
+            raise RuntimeError("sessions survived revocation")
+    return None
+
+
 def revoke_all_django(model: Any, user: Any) -> None:
     """Django's sessions keep the owner inside the encoded data: decode every row, delete the matches."""
     from django.conf import settings
@@ -423,6 +440,7 @@ SCENARIOS: dict[str, Callable[..., None]] = {
     "store_save": scenario_store_save,
     "admin_changelist": scenario_admin_changelist,
     "revoke_all": scenario_revoke_all,
+    "revoke_all_recorded": scenario_revoke_all_recorded,
     "your_sessions": scenario_your_sessions,
 }
 

@@ -455,7 +455,6 @@ class EndedSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["reason", "ended_at"]
     list_select_related = ["user", "impersonator"]
     ordering = ["-ended_at", "-pk"]
-    search_fields = ["public_id", "user__username", "ip"]
     fields = readonly_fields = (
         "public_id",
         "user",
@@ -469,6 +468,9 @@ class EndedSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "told",
         "impersonator",
     )
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return ["public_id", "ip", f"user__{get_user_model().USERNAME_FIELD}"]
 
     @admin.display(description=_("owner"), ordering="user")
     def owner(self, obj: EndedSession) -> str:

@@ -60,6 +60,8 @@ MESSAGES: Final[dict[str, _StrPromise]] = {
     END_EXPIRED: _("Your session expired. Please sign in again."),
 }
 
+SIGNED_OUT: Final = _("You were signed out.")  # a reason of the site's own
+
 # How pages and the admin name each reason (EndedSession.reason).
 REASON_LABELS: Final[dict[str, _StrPromise]] = {
     END_USER: _("Signed out from another device"),
@@ -156,7 +158,7 @@ def end(key: str, row: SessionRow, reason: str, request: HttpRequest | None, *, 
 
 def tell(request: HttpRequest, reason: str, public_id: str) -> None:
     """Tell the browser of ``request`` why its session ended: a message, and ``session_end_reported``."""
-    message = MESSAGES.get(reason, MESSAGES[END_ADMIN])
+    message = MESSAGES.get(reason, SIGNED_OUT)
     if apps.is_installed("django.contrib.messages") and hasattr(request, "_messages"):
         from django.contrib import messages
 
