@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, Literal
 
 from django.conf import settings as django_settings
@@ -89,13 +90,18 @@ _values: dict[str, Any] = {}
 
 def _forget_settings(**kwargs: Any) -> None:
     _values.clear()
+    conf.__dict__.clear()  # the cached properties
 
 
 setting_changed.connect(_forget_settings, dispatch_uid="qsessions.conf.forget_settings")
 
 
 class QSessionsConf:
-    """The ``QSESSIONS_*`` settings. Named ``conf`` so that it never shadows ``django.conf.settings``."""
+    """The ``QSESSIONS_*`` settings. Named ``conf`` so that it never shadows ``django.conf.settings``.
+
+    Each is computed on first access and kept as a plain attribute until the next settings change
+    (several are read on every request).
+    """
 
     def raw(self, name: str) -> Any:
         """``QSESSIONS_<name>`` as the site wrote it, or its default."""
@@ -116,7 +122,7 @@ class QSessionsConf:
         """Whether the site defines ``QSESSIONS_<name>`` itself."""
         return hasattr(django_settings, PREFIX + name)
 
-    @property
+    @cached_property
     def TRUSTED_PROXIES(self) -> Sequence[str]:
         value = self.raw("TRUSTED_PROXIES")
         if isinstance(value, str):  # a lone string (checks.py reports it) is read as one entry, not as characters
@@ -125,11 +131,11 @@ class QSessionsConf:
             return ()
         return tuple(entry for entry in value if isinstance(entry, str))
 
-    @property
+    @cached_property
     def FORWARDED_HEADER(self) -> str:
         return str(self.raw("FORWARDED_HEADER"))
 
-    @property
+    @cached_property
     def CLIENT_IP_RESOLVER(self) -> Callable[[Any], str | None] | None:
         value = self.raw("CLIENT_IP_RESOLVER")
         if isinstance(value, str):
@@ -137,28 +143,28 @@ class QSessionsConf:
             return resolved
         return value  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def IP_STORAGE(self) -> IPStorage:
         return self.raw("IP_STORAGE")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def STORE_USER_AGENT(self) -> bool:
         return bool(self.raw("STORE_USER_AGENT"))
 
-    @property
+    @cached_property
     def CLIENT_HINTS(self) -> bool:
         return bool(self.raw("CLIENT_HINTS"))
 
-    @property
+    @cached_property
     def ACTIVITY_INTERVAL(self) -> int:
         return int(self.raw("ACTIVITY_INTERVAL"))
 
-    @property
+    @cached_property
     def MAX_SESSIONS_PER_USER(self) -> int | None:
         value = self.raw("MAX_SESSIONS_PER_USER")
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def MAX_SESSIONS_FOR_USER(self) -> Callable[[Any], int | None] | None:
         value = self.raw("MAX_SESSIONS_FOR_USER")
         if isinstance(value, str):
@@ -166,55 +172,61 @@ class QSessionsConf:
             return resolved
         return value if callable(value) else None
 
-    @property
+    @cached_property
     def SESSION_LIMIT_POLICY(self) -> str:
         return str(self.raw("SESSION_LIMIT_POLICY"))
 
-    @property
+    @cached_property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
 
-    @property
+    @cached_property
     def IDLE_TIMEOUT(self) -> float | None:
         return seconds(self.raw("IDLE_TIMEOUT"))
 
-    @property
+    @cached_property
     def ABSOLUTE_TIMEOUT(self) -> float | None:
         return seconds(self.raw("ABSOLUTE_TIMEOUT"))
 
-    @property
+    @cached_property
     def HISTORY_RETENTION(self) -> float | None:
         return seconds(self.raw("HISTORY_RETENTION"))
 
-    @property
+    @cached_property
+    def TIMEOUTS(self) -> tuple[float | None, float | None] | None:
+        """(IDLE_TIMEOUT, ABSOLUTE_TIMEOUT), or ``None`` when both are off: what a session load reads."""
+        idle, absolute = self.IDLE_TIMEOUT, self.ABSOLUTE_TIMEOUT
+        return None if idle is None and absolute is None else (idle, absolute)
+
+    @cached_property
     def HISTORY(self) -> bool:
         """Whether ended sessions are recorded (QSESSIONS_HISTORY_RETENTION is not 0)."""
         retention = self.HISTORY_RETENTION
         return retention is None or retention > 0
 
-    @property
+    @cached_property
     def REAUTHENTICATION_WINDOW(self) -> int | None:
         value = self.raw("REAUTHENTICATION_WINDOW")
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def REAUTHENTICATION_URL(self) -> str | None:
         return self.raw("REAUTHENTICATION_URL") or None
 
-    @property
+    @cached_property
     def SIGN_IN_METHODS(self) -> dict[str, Any]:
         value = self.raw("SIGN_IN_METHODS")
         return value if isinstance(value, dict) else {}
 
-    @property
+    @cached_property
     def KNOWN_DEVICES(self) -> bool:
         return bool(self.raw("KNOWN_DEVICES"))
 
-    @property
+    @cached_property
     def NEW_DEVICE_EMAIL(self) -> bool:
         return bool(self.raw("NEW_DEVICE_EMAIL"))
 
-    @property
+    @cached_property
     def PASSWORD_CHANGE_URL(self) -> str | None:
         return self.raw("PASSWORD_CHANGE_URL") or None
 

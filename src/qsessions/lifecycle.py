@@ -81,17 +81,6 @@ def reason_label(reason: str) -> str:
     return str(REASON_LABELS.get(reason, reason))
 
 
-def timeouts() -> tuple[float | None, float | None] | None:
-    """(idle, absolute) in seconds, or ``None`` when both are off. Remembered: see ``active_timeouts``."""
-    idle, absolute = conf.IDLE_TIMEOUT, conf.ABSOLUTE_TIMEOUT
-    return None if idle is None and absolute is None else (idle, absolute)
-
-
-def active_timeouts() -> tuple[float | None, float | None] | None:
-    """``timeouts()``, computed once per settings change: with both off, a load costs one dict lookup."""
-    return conf.remembered("timeouts", timeouts)  # type: ignore[no-any-return]
-
-
 def timed_out(row: SessionRow, limits: tuple[float | None, float | None]) -> str | None:
     """Why the signed-in session of ``row`` must end now (``END_IDLE``, ``END_LIFETIME``), or ``None``.
 

@@ -8,6 +8,8 @@ import time
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import caches
 
 from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
@@ -30,7 +32,7 @@ class SessionStore(DatabaseStore):
         *,
         client: AnyClient | None = None,
     ) -> None:
-        self._cache = entries.session_cache()
+        self._cache = caches[settings.SESSION_CACHE_ALIAS]  # as Django's cached_db names it
         super().__init__(session_key, user_agent, ip, client_hints, client=client)
 
     @property
@@ -51,26 +53,22 @@ class SessionStore(DatabaseStore):
 
     # -- reading -----------------------------------------------------------------------------------------
 
-    def _from_cache(self, found: Found | str) -> dict[str, Any] | None:
-        """The data of a trusted entry; ``{}`` for a revoked session; ``None``: read the database."""
-        if type(found) is Found:
-            self._take_stored(found.row)
-            return found.data
-        if found is REVOKED_SESSION:
-            return self._session_not_found(revoked=True)
-        return None
-
     def load(self) -> dict[str, Any]:
         key = self._get_or_create_session_key()
         found = entries.lookup(self._cache, key)
-        data = self._from_cache(found)
-        if data is None:
-            data = self._read_through(key, found)
+        if isinstance(found, Found):
+            self._take_stored(found.row)
+            if self.ending is None:
+                return found.data
+            return self._settle(found.data)  # timed out (qsessions.lifecycle)
+        if found is REVOKED_SESSION:
+            return self._settle(self._session_not_found(revoked=True))
+        data = self._load_from_database(key, found)
         if self.ending is None and self.stale_key is None:
             return data
         return self._settle(data)
 
-    def _read_through(self, key: str, found: Found | str) -> dict[str, Any]:
+    def _load_from_database(self, key: str, found: str) -> dict[str, Any]:
         data = self._take_row(self._fetch_row())
         if self.ending is not None:  # timed out: ended next, not cached
             return data
@@ -86,14 +84,19 @@ class SessionStore(DatabaseStore):
     async def aload(self) -> dict[str, Any]:
         key = await self._aget_or_create_session_key()
         found = await entries.alookup(self._cache, key)
-        data = self._from_cache(found)
-        if data is None:
-            data = await self._aread_through(key, found)
+        if isinstance(found, Found):
+            self._take_stored(found.row)
+            if self.ending is None:
+                return found.data
+            return await sync_to_async(self._settle)(found.data)
+        if found is REVOKED_SESSION:
+            return await sync_to_async(self._settle)(self._session_not_found(revoked=True))
+        data = await self._aload_from_database(key, found)
         if self.ending is None and self.stale_key is None:
             return data
         return await sync_to_async(self._settle)(data)
 
-    async def _aread_through(self, key: str, found: Found | str) -> dict[str, Any]:
+    async def _aload_from_database(self, key: str, found: str) -> dict[str, Any]:
         data = self._take_row(await self._afetch_row())
         if self.ending is not None:
             return data
@@ -109,7 +112,7 @@ class SessionStore(DatabaseStore):
     def exists(self, session_key: str) -> bool:
         if session_key:
             found = entries.lookup(self._cache, session_key)
-            if type(found) is Found:
+            if isinstance(found, Found):
                 return True
             if found is REVOKED_SESSION:
                 return False
@@ -118,7 +121,7 @@ class SessionStore(DatabaseStore):
     async def aexists(self, session_key: str) -> bool:
         if session_key:
             found = await entries.alookup(self._cache, session_key)
-            if type(found) is Found:
+            if isinstance(found, Found):
                 return True
             if found is REVOKED_SESSION:
                 return False
