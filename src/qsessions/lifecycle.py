@@ -35,6 +35,7 @@ from qsessions.models import (
     EndedSession,
     Session,
     delete_sessions_by_key,
+    ended_values,
     make_public_id,
     record_ends,
 )
@@ -135,7 +136,7 @@ def end(key: str, row: SessionRow, reason: str, request: HttpRequest | None, *, 
     with transaction.atomic(using=using):
         deleted = delete_sessions_by_key([key], using=using, seconds_left=seconds_left, own_cache=own_cache)[0]
         if deleted:
-            record_ends([session], reason, using=using, told=request is not None)
+            record_ends([ended_values(session)], reason, using=using, told=request is not None)
     if not deleted:
         return False
     if session_revoked.has_listeners(Session):

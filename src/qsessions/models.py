@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qsessions import cache as session_cache
 from qsessions import devices, geo
-from qsessions.client import client_hints_for_storage, client_ip_for_storage, user_agent_for_storage
+from qsessions.client import client_ip_for_storage
 from qsessions.conf import conf
 
 if TYPE_CHECKING:
@@ -160,8 +160,8 @@ class SessionQuerySet(models.QuerySet["Session"]):
         while True:
             expired = self.filter(expire_date__lt=now)
             if history:  # the rows, for the history of signed-in ones: the same one SELECT per batch
-                sessions = list(expired.only(*ENDED_COLUMNS)[:CLEAR_EXPIRED_BATCH_SIZE])
-                keys = [session.pk for session in sessions]
+                rows = list(expired.values_list(*ENDED_COLUMNS)[:CLEAR_EXPIRED_BATCH_SIZE])
+                keys = [row[0] for row in rows]
             else:
                 keys = list(expired.values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE])
             if not keys:
@@ -169,7 +169,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
             with transaction.atomic(using=self.db):
                 deleted = Session._base_manager.using(self.db).filter(pk__in=keys).delete()[0]
                 if history and deleted:
-                    record_ends(sessions, END_EXPIRED, using=self.db, expired=True)
+                    record_ends(rows, END_EXPIRED, using=self.db, expired=True)
             total += deleted
             # Refused by their expiry already: their cache entries are dropped, not marked revoked.
             session_cache.forget(keys)
@@ -290,25 +290,32 @@ class Session(AbstractBaseSession):
 
 # -- the history of ended sessions ----------------------------------------------------------------------
 
-# What an ended session's record copies from its row (and "expire_date", the end of an expired one).
+# What an ended session's record copies from its row (and "expire_date", the end of an expired one), in
+# the order of the tuples record_ends() takes.
 ENDED_COLUMNS: Final = (
     "session_key",
     "public_id",
-    "user",
+    "user_id",
     "ip",
     "user_agent",
     "client_hints",
     "created_at",
     "last_activity",
     "expire_date",
-    "impersonator",
+    "impersonator_id",
 )
 
 
+def ended_values(session: Session) -> tuple[Any, ...]:
+    """A session's ``ENDED_COLUMNS``, for record_ends()."""
+    return tuple(getattr(session, name) for name in ENDED_COLUMNS)
+
+
 def record_ends(
-    sessions: list[Session], reason: str, using: str | None = None, *, expired: bool = False, told: bool = False
+    rows: list[tuple[Any, ...]], reason: str, using: str | None = None, *, expired: bool = False, told: bool = False
 ) -> int:
-    """Record that these sessions ended, for ``reason``: one INSERT per batch; only signed-in sessions.
+    """Record that these sessions (``ENDED_COLUMNS`` tuples) ended, for ``reason``: one INSERT per batch;
+    only signed-in sessions.
 
     Nothing when QSESSIONS_HISTORY_RETENTION is 0. The privacy settings in force now apply to what is
     copied (a site that stopped storing IPs keeps none in its history). ``expired``: they ended at their
@@ -318,22 +325,36 @@ def record_ends(
     if not conf.HISTORY:
         return 0
     now = timezone.now()
+    # Stored values were cleaned when written: only a stricter mode since then changes them.
+    whole_ip, keep_agent = conf.IP_STORAGE == "full", conf.STORE_USER_AGENT
+    keep_hints = keep_agent and conf.CLIENT_HINTS
     records = [
         EndedSession(
-            user_id=session.user_id,
-            public_id=session.public_id or make_public_id(session.session_key),
+            user_id=user_id,
+            public_id=public_id or make_public_id(key),
             reason=reason,
-            ip=None if session.ip is None else client_ip_for_storage(session.ip),
-            user_agent=None if session.user_agent is None else user_agent_for_storage(session.user_agent),
-            client_hints=client_hints_for_storage(session.client_hints),
-            created_at=session.created_at,
-            last_activity=session.last_activity,
-            ended_at=min(session.expire_date, now) if expired and session.expire_date else now,
-            impersonator_id=session.impersonator_id,
+            ip=ip if ip is None or whole_ip else client_ip_for_storage(ip),
+            user_agent=user_agent if keep_agent else None,
+            client_hints=hints if keep_hints and isinstance(hints, dict) else None,
+            created_at=created_at,
+            last_activity=last_activity,
+            ended_at=min(expire_date, now) if expired and expire_date else now,
+            impersonator_id=impersonator_id,
             told=told,
         )
-        for session in sessions
-        if session.user_id is not None
+        for (
+            key,
+            public_id,
+            user_id,
+            ip,
+            user_agent,
+            hints,
+            created_at,
+            last_activity,
+            expire_date,
+            impersonator_id,
+        ) in rows
+        if user_id is not None
     ]
     if records:
         EndedSession._base_manager.using(using).bulk_create(records)

@@ -25,6 +25,7 @@ from qsessions.models import (
     Session,
     SessionQuerySet,
     delete_sessions_by_key,
+    ended_values,
     record_ends,
 )
 from qsessions.signals import session_revoked
@@ -54,12 +55,13 @@ def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest
     listening = session_revoked.has_listeners(Session)
     history = conf.HISTORY
     if listening or history:
-        removed = list(sessions.defer("session_data") if listening else sessions.only(*ENDED_COLUMNS))
+        removed = list(sessions.defer("session_data")) if listening else []
+        rows = [ended_values(s) for s in removed] if listening else list(sessions.values_list(*ENDED_COLUMNS))
         with transaction.atomic(using=sessions.db):
-            count = delete_sessions_by_key([s.pk for s in removed], using=sessions.db)[0]
+            count = delete_sessions_by_key([row[0] for row in rows], using=sessions.db)[0]
             if history and count:
                 # A browser that signed itself out knows why; any other is told on its next request.
-                record_ends(removed, reason, using=sessions.db, told=reason == REASON_LOGOUT)
+                record_ends(rows, reason, using=sessions.db, told=reason == REASON_LOGOUT)
         for session in removed:
             session_revoked.send(sender=Session, session=session, reason=reason, request=request)
         return count
