@@ -123,6 +123,18 @@ class QSessionsConf:
         return hasattr(django_settings, PREFIX + name)
 
     @cached_property
+    def headers_are_stored_as_sent(self) -> bool:
+        """Whether a request's REMOTE_ADDR and User-Agent, when equal to what a session has stored, need no
+        resolving or cleaning: full IPs, user agents kept, no client hints, no proxies, no resolver."""
+        return (
+            self.IP_STORAGE == "full"
+            and self.STORE_USER_AGENT
+            and not self.CLIENT_HINTS
+            and not self.TRUSTED_PROXIES
+            and self.CLIENT_IP_RESOLVER is None
+        )
+
+    @cached_property
     def TRUSTED_PROXIES(self) -> Sequence[str]:
         value = self.raw("TRUSTED_PROXIES")
         if isinstance(value, str):  # a lone string (checks.py reports it) is read as one entry, not as characters
