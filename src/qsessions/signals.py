@@ -6,7 +6,7 @@ from django.dispatch import Signal
 
 # session (the Session row), request (or None)
 session_created = Signal()
-# session (the Session row as it was), reason (one of revocation.REASONS), request (or None)
+# session (the Session row as it was), reason (one of models.END_REASONS but "expired"), request (or None)
 session_revoked = Signal()
 # session, old_ip, new_ip, old_user_agent, new_user_agent, request (or None)
 session_client_changed = Signal()
