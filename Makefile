@@ -84,7 +84,7 @@ $(BENCH_LOAD_STAMP): $(STAMP)
 bench-load: $(BENCH_LOAD_STAMP)
 	$(BIN)/python benchmarks/load.py
 
-## make bench-write: a session write on PostgreSQL before and after migration 0006 (benchmarks/write_cost.py)
+## make bench-write: a session write on PostgreSQL before and after migration 0007 (benchmarks/write_cost.py)
 bench-write: $(TEST_STAMP)
 	$(BIN)/python benchmarks/write_cost.py
 

@@ -1,6 +1,6 @@
-"""The cost of a session write on PostgreSQL, before and after migration 0006 (the lean table), in one run.
+"""The cost of a session write on PostgreSQL, before and after migration 0007 (the lean table), in one run.
 
-Two databases, one migrated to qsessions 0005 (seven indexes on qsessions_session) and one to the latest
+Two databases, one migrated to the migration before 0007 (seven indexes on qsessions_session) and one to the latest
 migration; the same seeded rows in both. The same writes go to each in turn (one each, in alternating
 order) through qsessions.backends.db: a new session (INSERT) and a save of a loaded session (UPDATE). Reports
 the median time of one write, the WAL bytes and records of one write (EXPLAIN (ANALYZE, WAL) of the very
@@ -27,7 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-SCHEMAS = {"before": "0005_knowndevice", "after": None}  # None: the latest migration
+SCHEMAS = {"before": "0006_endedsession_session_impersonator", "after": None}  # None: the latest migration
 _target = "before"
 
 
@@ -290,7 +290,7 @@ def render(report: dict[str, Any]) -> list[str]:
     ]
     pg = report["postgresql"]
     lines = [
-        "# Session writes on PostgreSQL: before and after migration 0006",
+        "# Session writes on PostgreSQL: before and after migration 0007 (lean indexes)",
         "",
         f"{report['date']}, PostgreSQL {pg // 10000}.{pg % 10000}, Python {report['machine']['python']},"
         f" {report['machine']['platform']}, {report['machine']['cpus']} CPUs. {report['rounds']} rounds of"
@@ -298,7 +298,7 @@ def render(report: dict[str, Any]) -> list[str]:
         f" to each in turn;"
         f" {report['seed_sessions']:,} seeded sessions. `benchmarks/write_cost.py`.",
         "",
-        "| | before (0005) | after (0006) | after / before |",
+        "| | before | after | after / before |",
         "|---|---:|---:|---:|",
     ]
     for label, a, b, fmt in rows:

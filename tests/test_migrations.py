@@ -95,6 +95,7 @@ LEAN_INDEXES = {
     (("expire_date",), False),  # clearsessions: expire_date < now
     (("public_id",), True),  # pages, API and admin: public_id = ...
     (("user_id", "expire_date"), False),  # a user's (active) sessions, revoke_all, limits, the owner's cascade
+    (("impersonator_id",), False),  # SET NULL when an impersonating user is deleted
 }
 
 
@@ -105,11 +106,11 @@ def test_the_table_keeps_only_the_indexes_a_query_uses() -> None:
         expected.add((("user_id",), False))  # InnoDB's own index for the foreign key, made with the table
     assert _indexes() == expected
     try:
-        _migrate(("qsessions", "0005_knowndevice"))
+        _migrate(("qsessions", "0006_endedsession_session_impersonator"))
         before = _indexes()
     finally:
         _migrate(_latest())
-    assert (("user_id",), False) in before  # what 0006 drops, and brings back when migrated backwards
+    assert (("user_id",), False) in before  # what 0007 drops, and brings back when migrated backwards
     if connection.vendor == "postgresql":
         # Django's "_like" pattern indexes beside the primary key's and public_id's.
         assert {(("session_key",), False), (("public_id",), False)} <= before

@@ -53,7 +53,7 @@ def restore_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("qsessions", "0005_knowndevice"),
+        ("qsessions", "0006_endedsession_session_impersonator"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
