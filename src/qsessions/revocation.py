@@ -55,13 +55,16 @@ def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest
     listening = session_revoked.has_listeners(Session)
     history = conf.HISTORY
     if listening or history:
+        # Read and deleted on the primary, never a read replica that may lag behind (docs/services.md).
+        using = sessions._write_db()
+        sessions = sessions.using(using)
         removed = list(sessions.defer("session_data")) if listening else []
         rows = [ended_values(s) for s in removed] if listening else list(sessions.values_list(*ENDED_COLUMNS))
-        with transaction.atomic(using=sessions.db):
-            count = delete_sessions_by_key([row[0] for row in rows], using=sessions.db)[0]
+        with transaction.atomic(using=using):
+            count = delete_sessions_by_key([row[0] for row in rows], using=using)[0]
             if history and count:
                 # A browser that signed itself out knows why; any other is told on its next request.
-                record_ends(rows, reason, using=sessions.db, told=reason == REASON_LOGOUT)
+                record_ends(rows, reason, using=using, told=reason == REASON_LOGOUT)
         for session in removed:
             session_revoked.send(sender=Session, session=session, reason=reason, request=request)
         return count
