@@ -30,7 +30,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from qsessions import known_devices
+from qsessions import cache_sessions, known_devices
+from qsessions.cache import sessions_are_cache_only
+from qsessions.cache_sessions import CachedSession
 from qsessions.models import Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
@@ -42,7 +44,7 @@ from qsessions.sign_in import SignInMethod, session_sign_in_method
 JUST_NOW = datetime.timedelta(minutes=1)
 
 
-def device_name(session: Session) -> str:
+def device_name(session: Session | CachedSession) -> str:
     """The human name of the device a session runs on, ``""`` when unknown.
 
     The one place pages and API name a device ("Chrome 118 on Android", "Safari 17 on iPhone").
@@ -55,7 +57,7 @@ def device_name(session: Session) -> str:
 class SessionEntry:
     """A session as the owner sees it."""
 
-    session: Session
+    session: Session | CachedSession
     current: bool
     device: str
 
@@ -76,12 +78,26 @@ def _own_sessions(request: HttpRequest) -> SessionQuerySet:
     return sessions
 
 
-def _entry(request: HttpRequest, session: Session) -> SessionEntry:
+def _entry(request: HttpRequest, session: Session | CachedSession) -> SessionEntry:
     return SessionEntry(session, session.session_key == request.session.session_key, device_name(session))
 
 
+def _most_recent_first(session: CachedSession) -> tuple[bool, float, bool, float]:
+    last, created = session.last_activity, session.created_at
+    return (
+        last is None,
+        -last.timestamp() if last is not None else 0.0,
+        created is None,
+        -created.timestamp() if created is not None else 0.0,
+    )
+
+
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
-    """The user's active sessions, the most recently active first, in one query."""
+    """The user's active sessions, the most recently active first, in one query (two Redis calls on the
+    cache-only engine)."""
+    if sessions_are_cache_only():
+        cached = sorted(cache_sessions.user_sessions(request.user), key=_most_recent_first)
+        return [_entry(request, session) for session in cached]
     sessions = _own_sessions(request).order_by(
         F("last_activity").desc(nulls_last=True), F("created_at").desc(nulls_last=True)
     )
@@ -92,6 +108,9 @@ def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
     if not looks_like_public_id(public_id):
         return None
+    if sessions_are_cache_only():
+        found = [s for s in cache_sessions.user_sessions(request.user) if s.public_id == public_id]
+        return _entry(request, found[0]) if found else None
     session = _own_sessions(request).filter(public_id=public_id).first()
     return _entry(request, session) if session is not None else None
 
