@@ -39,3 +39,27 @@ def _counting_class(base: type) -> type:
 
 CountingLocMemCache = _counting_class(LocMemCache)
 CountingRedisCache = _counting_class(RedisCache)
+
+
+def count_raw_redis_commands() -> None:
+    """Also count the Redis commands an engine sends outside the cache API (``redis <COMMAND>``).
+
+    The cache-only engine (qsessions.backends.cache) keeps its per-user index with commands of its own
+    (EVALSHA, ZRANGEBYSCORE, a pipeline of ZREMs); commands sent by a cache call are that call, counted above.
+    """
+    from redis.client import Pipeline, Redis
+
+    plain, pipelined = Redis.execute_command, Pipeline.execute
+
+    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        if _depth == 0:
+            COUNTS[f"redis {str(args[0]).upper()}"] += 1
+        return plain(self, *args, **options)
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _depth == 0:
+            COUNTS["redis pipeline"] += 1
+        return pipelined(self, *args, **kwargs)
+
+    Redis.execute_command = execute_command  # type: ignore[method-assign]
+    Pipeline.execute = execute  # type: ignore[method-assign]

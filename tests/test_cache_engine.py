@@ -319,9 +319,10 @@ def test_index_entries_expire_with_their_sessions(redis_sessions: str) -> None:
     short.create()
     index = session_index.index_key(ALIAS, alice.pk)
     ttl = redis_client(ALIAS).ttl(index)
-    assert 60 < ttl <= 60 + session_index.INDEX_MARGIN + 1  # the set expires with its latest session
+    # The set expires with its latest session (whose score is its expiry rounded up to SCORE_STEP).
+    assert 60 < ttl <= 60 + session_index.SCORE_STEP + session_index.INDEX_MARGIN + 1
 
-    later = time.time() + 120
+    later = time.time() + 60 + session_index.SCORE_STEP + 1
     with mock.patch("time.time", return_value=later):
         assert user_sessions(alice) == []  # expired: not listed
         fresh = store_for(alice)  # the next write drops the expired member
@@ -425,3 +426,45 @@ def test_async_requests(redis_sessions: str) -> None:
     revoke_all(alice, REASON_USER)
     assert async_to_sync(client.get)("/aread/").json()["user"] is None
     assert settings.SESSION_ENGINE == "qsessions.backends.cache"
+
+
+# -- policies and users ------------------------------------------------------------------------------------
+
+
+def test_the_session_limit_revokes_the_least_recently_active(redis_sessions: str, settings: Any) -> None:
+    settings.QSESSIONS_MAX_SESSIONS_PER_USER = 2
+    make_user("alice")
+    oldest = signed_in("alice")
+    recent = signed_in("alice")
+    recent.get("/write/", {"value": "x"})
+    newest = signed_in("alice")
+    assert [is_signed_in(c) for c in (oldest, recent, newest)] == [False, True, True]
+
+
+def test_deleting_a_user_signs_their_sessions_out(redis_sessions: str) -> None:
+    alice = make_user("alice")
+    clients = [signed_in("alice") for _ in range(2)]
+    keys = [session_key_of(client) for client in clients]
+    pk = alice.pk
+    alice.delete()
+    for key in keys:
+        assert not isinstance(lookup(session_cache(), key), Found)
+    assert session_index.members(ALIAS, pk) == []
+
+
+def test_a_save_touches_the_index_only_when_the_rounded_expiry_grows(redis_sessions: str) -> None:
+    alice = make_user("alice")
+    store = store_for(alice)
+    index = session_index.index_key(ALIAS, alice.pk)
+    indexed = redis_client(ALIAS).zscore(index, str(store.session_key))
+    assert indexed >= store.get_expiry_date().timestamp()
+    with mock.patch.object(session_index, "add", wraps=session_index.add) as add:
+        again = SessionStore(store.session_key)
+        again["value"] = 1
+        again.save()  # the expiry moved by a moment: same score
+        assert add.call_count == 0
+        with mock.patch("time.time", return_value=time.time() + session_index.SCORE_STEP):
+            again["value"] = 2
+            again.save()
+        assert add.call_count == 1
+    assert redis_client(ALIAS).zscore(index, str(store.session_key)) > indexed

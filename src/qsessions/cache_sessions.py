@@ -10,6 +10,7 @@ cached_db engine (``qsessions.cache.evict``), so a request racing it cannot brin
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -132,14 +133,13 @@ def user_sessions(user: Any) -> list[CachedSession]:
     """``user``'s live sessions, in no particular order."""
     user_id = user.pk
     alias = _alias()
-    now = timezone.now()
+    now = time.time()
     sessions: list[CachedSession] = []
     stale: list[tuple[Any, str]] = []
     for key, found in _read(session_index.members(alias, user_id)).items():
         if type(found) is Found and found.row.user_id == user_id:
-            session = CachedSession.from_entry(key, found)
-            if session.expire_date > now:
-                sessions.append(session)
+            if found.row.expire_date is not None and found.row.expire_date > now:
+                sessions.append(CachedSession.from_entry(key, found))
         elif found is entries.REVOKED_SESSION or (type(found) is Found and found.row.user_id is not None):
             # Revoked (a racing save put it back in the index) or another user's now: not this user's.
             # A member without an entry, or whose entry has no owner yet, may be a login being saved this
@@ -150,7 +150,9 @@ def user_sessions(user: Any) -> list[CachedSession]:
     return sessions
 
 
-def _revoke(user_id: Any, targets: list[tuple[str, CachedSession | None]], reason: str, request: Any) -> int:
+def _revoke(
+    user_id: Any, targets: list[tuple[str, CachedSession | None]], reason: str, request: Any, *, send: bool = True
+) -> int:
     """Mark these sessions revoked, take them off ``user_id``'s index, and report the live ones."""
     keys = [key for key, _ in targets]
     if not keys:
@@ -161,7 +163,7 @@ def _revoke(user_id: Any, targets: list[tuple[str, CachedSession | None]], reaso
     entries.evict(keys, seconds_left=seconds_left, always=True)
     session_index.remove(_alias(), [(user_id, key) for key in keys])
     live = [session for _, session in targets if session is not None]
-    if session_revoked.has_listeners(Session):
+    if send and session_revoked.has_listeners(Session):
         for session in live:
             session_revoked.send(sender=Session, session=session, reason=reason, request=request)
     return len(live)
@@ -174,14 +176,26 @@ def revoke(session: CachedSession, reason: str, request: HttpRequest | None = No
     return _revoke(session.user_id, [(session.session_key, live)], reason, request) > 0
 
 
-def revoke_all(user: Any, reason: str, keep: str | None = None, request: HttpRequest | None = None) -> int:
-    """Revoke every session of ``user`` except the one whose key is ``keep``; return how many were live.
+def most_recent_first(session: CachedSession) -> tuple[bool, float, bool, float]:
+    """Sort key: the most recently active first, then the most recently created (as the database engines)."""
+    last, created = session.last_activity, session.created_at
+    return (
+        last is None,
+        -last.timestamp() if last is not None else 0.0,
+        created is None,
+        -created.timestamp() if created is not None else 0.0,
+    )
 
-    Every member of the index is revoked, also one whose entry is not there yet or has no owner yet: a
-    login being saved at this instant indexes its session before writing it, so the mark written here
-    refuses it all the same. A member whose entry belongs to another user now is left alone.
-    """
-    user_id = user.pk
+
+def revoke_beyond(user: Any, limit: int, keep: str | None, reason: str, request: HttpRequest | None = None) -> int:
+    """Revoke ``user``'s least recently active sessions beyond ``limit``, never the one whose key is ``keep``."""
+    others = sorted((s for s in user_sessions(user) if s.session_key != keep), key=most_recent_first)
+    stale = others[max(limit, 0) :]
+    return _revoke(user.pk, [(s.session_key, s) for s in stale], reason, request)
+
+
+def _targets(user_id: Any, keep: str | None) -> list[tuple[str, CachedSession | None]]:
+    """Every session in ``user_id``'s index but ``keep``, for revoking (see revoke_all())."""
     targets: list[tuple[str, CachedSession | None]] = []
     for key, found in _read(session_index.members(_alias(), user_id)).items():
         if key == keep:
@@ -190,4 +204,19 @@ def revoke_all(user: Any, reason: str, keep: str | None = None, request: HttpReq
             targets.append((key, CachedSession.from_entry(key, found)))
         elif (type(found) is Found and found.row.user_id is None) or found in (entries.MISSING, entries.UNTRUSTED):
             targets.append((key, None))  # a login of this user being saved: its entry is written after this
-    return _revoke(user_id, targets, reason, request)
+    return targets
+
+
+def revoke_all(user: Any, reason: str, keep: str | None = None, request: HttpRequest | None = None) -> int:
+    """Revoke every session of ``user`` except the one whose key is ``keep``; return how many were live.
+
+    Every member of the index is revoked, also one whose entry is not there yet or has no owner yet: a
+    login being saved at this instant indexes its session before writing it, so the mark written here
+    refuses it all the same. A member whose entry belongs to another user now is left alone.
+    """
+    return _revoke(user.pk, _targets(user.pk, None if keep is None else keep), reason, request)
+
+
+def evict_user(user_id: Any) -> None:
+    """Make the cache refuse every session of a user being deleted (no signal, as on the database engines)."""
+    _revoke(user_id, _targets(user_id, None), "", None, send=False)

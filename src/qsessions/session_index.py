@@ -10,6 +10,7 @@ Bounded: each write removes the members that expired, and the set itself expires
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +22,11 @@ from qsessions.redis_connection import redis_client
 INDEX_PREFIX = "qsu:"  # + the owner's primary key; through the cache's key function (KEY_PREFIX, VERSION)
 # The set outlives its latest session by this margin (seconds), so that it never expires before it.
 INDEX_MARGIN = 60
+# Scores are expiries rounded up to this many seconds, so that a save that only pushes the expiry forward
+# a little (every save does, by the seconds since the last one) need not touch the index: it does only
+# when the rounded expiry grows. A member may outlive its session by this much; listings read each
+# session's own expiry from its entry.
+SCORE_STEP = 3600
 
 # KEYS[1]: the owner's index; KEYS[2]: the previous owner's index (or KEYS[1] again). ARGV: member, its
 # expiry, now, margin. Adds the member, drops expired members, expires the set with its latest member, and
@@ -38,6 +44,16 @@ end
 return 1
 """
 _scripts: dict[int, Any] = {}
+
+
+def score(expire_date: float) -> int:
+    """The index score of a session expiring at ``expire_date``: never earlier than its expiry."""
+    return math.ceil(expire_date / SCORE_STEP) * SCORE_STEP
+
+
+def needs_update(previous: float | None, expire_date: float) -> bool:
+    """Whether a save that moves a session's expiry from ``previous`` to ``expire_date`` must re-score it."""
+    return previous is None or score(expire_date) > score(previous)
 
 
 def index_key(alias: str, user_id: Any) -> str:
@@ -58,7 +74,8 @@ def add(alias: str, user_id: Any, session_key: str, expire_date: float, previous
     client = redis_client(alias)
     own = index_key(alias, user_id)
     previous = own if previous_user_id is None or previous_user_id == user_id else index_key(alias, previous_user_id)
-    _add_script(client)(keys=[own, previous], args=[session_key, expire_date, time.time(), INDEX_MARGIN], client=client)
+    args = [session_key, score(expire_date), time.time(), INDEX_MARGIN]
+    _add_script(client)(keys=[own, previous], args=args, client=client)
 
 
 def remove(alias: str, members: Iterable[tuple[Any, str]]) -> None:

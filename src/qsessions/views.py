@@ -82,21 +82,11 @@ def _entry(request: HttpRequest, session: Session | CachedSession) -> SessionEnt
     return SessionEntry(session, session.session_key == request.session.session_key, device_name(session))
 
 
-def _most_recent_first(session: CachedSession) -> tuple[bool, float, bool, float]:
-    last, created = session.last_activity, session.created_at
-    return (
-        last is None,
-        -last.timestamp() if last is not None else 0.0,
-        created is None,
-        -created.timestamp() if created is not None else 0.0,
-    )
-
-
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
     """The user's active sessions, the most recently active first, in one query (two Redis calls on the
     cache-only engine)."""
     if sessions_are_cache_only():
-        cached = sorted(cache_sessions.user_sessions(request.user), key=_most_recent_first)
+        cached = sorted(cache_sessions.user_sessions(request.user), key=cache_sessions.most_recent_first)
         return [_entry(request, session) for session in cached]
     sessions = _own_sessions(request).order_by(
         F("last_activity").desc(nulls_last=True), F("created_at").desc(nulls_last=True)

@@ -84,12 +84,18 @@ class SessionStore(DatabaseStore):
     async def aexists(self, session_key: str) -> bool:
         return await sync_to_async(self.exists)(session_key)
 
+    _cycled: tuple[str, SessionRow] | None = None  # the key cycle_key() is leaving, and its row
+
     def _created_at_of(self, session_key: str) -> Any:
+        # cycle_key() asks this of the key it is leaving, then deletes that key: its row says whose it was.
         if self.row is None:
             found = self._lookup(session_key)
             if type(found) is Found:
                 self.row = found.row
-        return super()._created_at_of(session_key) if self.row is not None else None
+        if self.row is None:
+            return None
+        self._cycled = (session_key, self.row)
+        return super()._created_at_of(session_key)
 
     # -- writing -----------------------------------------------------------------------------------------
 
@@ -130,10 +136,12 @@ class SessionStore(DatabaseStore):
             created_at = now
         row = SessionRow(user_id_from_session_data(data), ip, user_agent, hints, created_at, now, expire_date)
         previous_owner = before.user_id if before is not None else None
-        if row.user_id is not None:
+        if row.user_id is not None and (
+            row.user_id != previous_owner or session_index.needs_update(before and before.expire_date, expire_date)
+        ):
             # Indexed before the entry is written: a revoke_all() running meanwhile finds it and marks it.
             session_index.add(settings.SESSION_CACHE_ALIAS, row.user_id, key, expire_date, previous_owner)
-        elif previous_owner is not None:
+        elif row.user_id is None and previous_owner is not None:
             session_index.remove(settings.SESSION_CACHE_ALIAS, [(previous_owner, key)])
         entry = make_entry(data, row)
         if must_create:
@@ -174,6 +182,9 @@ class SessionStore(DatabaseStore):
                 return
             session_key = self.session_key
         row = self.row if session_key == self.session_key else None
+        if row is None and self._cycled is not None and self._cycled[0] == session_key:
+            row = self._cycled[1]
+            self._cycled = None
         if row is None:
             found = self._lookup(session_key)
             row = found.row if type(found) is Found else None
