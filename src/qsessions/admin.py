@@ -28,7 +28,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Va
 from django.forms import CheckboxInput
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, register_converter, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -132,6 +132,24 @@ class SessionChangeList(ChangeList):
             by_key.get(field, field) if isinstance(field, str) else field
             for field in super().get_ordering(request, queryset)
         ]
+
+
+class SessionIdConverter:
+    """The id of a session in admin URLs: its public id. ``reverse()`` given a session key (as Django's
+    "delete this user" page and code written for django-qsessions 2.x do) builds the URL with the key's
+    public id instead, so the key never appears in a URL."""
+
+    regex = "[^/]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: object) -> str:
+        text = str(value)
+        return text if looks_like_public_id(text) else make_public_id(text)
+
+
+register_converter(SessionIdConverter, "qsessions_id")
 
 
 @admin.register(Session)
@@ -269,7 +287,22 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
-        return False  # Django's delete pages print the object and skip revocation: revoke instead.
+        # This admin's delete page is the revocation (delete_view), and its delete_selected action is not
+        # offered (get_actions). The permission itself is what deleting a *user* needs: Django's page for it
+        # lists the user's sessions, by public id (SessionIdConverter, Session.__str__), and the CASCADE
+        # removes them through the same eviction as any revocation.
+        return self.has_revoke_permission(request)
+
+    def get_urls(self) -> list[URLPattern]:
+        # Django's own patterns, with the object id read and written by SessionIdConverter.
+        urls = []
+        for pattern in super().get_urls():
+            route = str(pattern.pattern)
+            if "<path:object_id>" in route:
+                route = route.replace("<path:object_id>", "<qsessions_id:object_id>")
+                pattern = path(route, pattern.callback, name=cast(str, pattern.name))  # None stays None
+            urls.append(pattern)
+        return urls
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
