@@ -468,3 +468,29 @@ def test_a_save_touches_the_index_only_when_the_rounded_expiry_grows(redis_sessi
             again.save()
         assert add.call_count == 1
     assert redis_client(ALIAS).zscore(index, str(store.session_key)) > indexed
+
+
+def test_creating_a_session_under_a_taken_key_fails_and_leaves_the_index_true(redis_sessions: str) -> None:
+    from django.contrib.sessions.backends.base import CreateError
+
+    alice = make_user("alice")
+    bob = make_user("bob")
+    taken = str(store_for(alice).session_key)
+    for owner in (alice, bob):
+        again = SessionStore(taken)
+        again[SESSION_KEY] = str(owner.pk)
+        with pytest.raises(CreateError):
+            again.save(must_create=True)
+    assert index_members(alice) == {taken}  # still listed, still reached by revoke_all
+    assert index_members(bob) == set()
+    assert revoke_all(alice, REASON_USER) == 1
+
+
+def test_a_revoked_session_put_back_in_the_index_is_not_listed_and_is_dropped(redis_sessions: str) -> None:
+    alice = make_user("alice")
+    store = store_for(alice)
+    key = str(store.session_key)
+    revoke_all(alice, REASON_USER)
+    session_index.add(ALIAS, alice.pk, key, time.time() + 600)  # as a save racing the revocation does
+    assert user_sessions(alice) == []
+    assert index_members(alice) == set()

@@ -148,7 +148,8 @@ class SessionStore(DatabaseStore):
             if key != self._drawn_key:
                 entries.unmark(self._cache, key)  # a key once revoked, reused on purpose
             if not self._cache.add(entries.entry_key(key), entry, age):
-                if row.user_id is not None:
+                taken = self._lookup(key)  # the session already under this key stays indexed
+                if row.user_id is not None and not (type(taken) is Found and taken.row.user_id == row.user_id):
                     session_index.remove(settings.SESSION_CACHE_ALIAS, [(row.user_id, key)])
                 raise CreateError
         else:
