@@ -54,16 +54,10 @@ def isolate(text: str) -> str:
     return f"{FSI}{text}{PDI}"
 
 
-def device_name(session: Session) -> str:
-    """The device as the "Your sessions" pages name it ("Chrome 131 on Windows"), ``""`` when unknown."""
-    description = session.device_description
-    return description.name if description is not None else ""
-
-
 def describe(session: Session) -> str:
     """A plain-text label for a session, used where Django would print the object (its key)."""
     owner = str(session.user) if session.user_id else _("anonymous")
-    device = device_name(session) or _("unknown device")
+    device = session.device_name or _("unknown device")
     return f"{isolate(str(owner))} · {isolate(str(device))} · {session.ip or '-'}"
 
 
@@ -209,7 +203,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("device"))
     def device_column(self, obj: Session) -> str:
-        name = device_name(obj)
+        name = obj.device_name
         badge = (
             format_html(' <strong class="qsessions-badge">{}</strong>', _("This session"))
             if getattr(obj, "is_current", False)
@@ -329,7 +323,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Are you sure?"),
-            "sessions": [(session, device_name(session)) for session in sessions],
+            "sessions": [(session, session.device_name) for session in sessions],
             "count": count,
             "more": count - len(sessions),
             "select_across": select_across,
@@ -399,7 +393,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         revoke_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_delete", args=[session.public_id])
         fields = [
             (_("user"), format_html("<bdi>{}</bdi>", session.user) if session.user_id else "-"),
-            (_("device"), format_html("<bdi>{}</bdi>", device_name(session)) if session.user_agent else "-"),
+            (_("device"), format_html("<bdi>{}</bdi>", session.device_name) if session.user_agent else "-"),
             (_("user agent"), format_html("<bdi>{}</bdi>", session.user_agent) if session.user_agent else "-"),
             (_("IP"), session.ip or "-"),
             (_("location"), format_html("<bdi>{}</bdi>", session.location) if session.location else "-"),
@@ -452,7 +446,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Are you sure?"),
             "session": session,
             "subtitle": describe(session),
-            "device": device_name(session),
+            "device": session.device_name,
             "is_current": getattr(session, "is_current", False),
             "change_url": self._with_preserved_filters(request, change_url),
             "changelist_url": changelist_url,

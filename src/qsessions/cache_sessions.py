@@ -100,6 +100,12 @@ class CachedSession:
     def device_description(self) -> devices.DeviceDescription | None:
         return devices.describe_device(self.user_agent, self.client_hints) if self.user_agent else None
 
+    @property
+    def device_name(self) -> str:
+        """The device as people read it ("Chrome 118 on Android"), ``""`` when unknown (as ``Session``'s)."""
+        description = self.device_description
+        return description.name if description is not None else ""
+
     @cached_property
     def location_info(self) -> dict[str, Any] | None:
         return geo.location_info(self.ip)
