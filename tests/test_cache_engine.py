@@ -177,7 +177,7 @@ def test_another_users_session_or_a_bad_id_is_not_found(redis_sessions: str) -> 
     bob = signed_in("bob")
     for public_id in (make_public_id(session_key_of(bob)), "0" * 32, "x" * 5000, session_key_of(bob)):
         assert alice.get(f"{API}{public_id}/").status_code == 404
-        assert alice.post(f"{API}{public_id}/revoke/").status_code == 404
+        assert alice.delete(f"{API}{public_id}/").status_code == 404
     assert is_signed_in(bob)
 
 
@@ -200,7 +200,7 @@ def test_revoking_one_session_through_the_api_signs_it_out_at_once(redis_session
     phone = signed_in("alice", CHROME_ANDROID)
     laptop = signed_in("alice", FIREFOX_WINDOWS, enforce_csrf_checks=True)
     target = make_public_id(session_key_of(phone))
-    response = laptop.post(f"{API}{target}/revoke/", HTTP_X_CSRFTOKEN=csrf_token(laptop))
+    response = laptop.delete(f"{API}{target}/", HTTP_X_CSRFTOKEN=csrf_token(laptop))
     assert response.json() == {"revoked": 1, "signed_out": False}
     assert not is_signed_in(phone)
     assert is_signed_in(laptop)
