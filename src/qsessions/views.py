@@ -30,7 +30,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from qsessions import known_devices, lifecycle
+from qsessions import cache_sessions, known_devices, lifecycle
+from qsessions.cache import sessions_are_cache_only
+from qsessions.cache_sessions import CachedSession
 from qsessions.models import EndedSession, Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
@@ -50,7 +52,7 @@ MAX_PAGE_DIGITS = 6  # page 999,999 at most: anything longer is not a page numbe
 class SessionEntry:
     """A session as the owner sees it."""
 
-    session: Session
+    session: Session | CachedSession
     current: bool
     device: str
 
@@ -71,7 +73,7 @@ def _own_sessions(request: HttpRequest) -> SessionQuerySet:
     return sessions
 
 
-def _entry(request: HttpRequest, session: Session) -> SessionEntry:
+def _entry(request: HttpRequest, session: Session | CachedSession) -> SessionEntry:
     return SessionEntry(session, session.session_key == request.session.session_key, session.device_name)
 
 
@@ -88,8 +90,18 @@ def _in_page_order(request: HttpRequest, sessions: SessionQuerySet) -> SessionQu
     return ordered
 
 
+def _cached_in_page_order(request: HttpRequest) -> list[CachedSession]:
+    """The cache-only engine's sessions of the user (two Redis calls), in the pages' order."""
+    current = request.session.session_key
+    cached = sorted(cache_sessions.user_sessions(request.user), key=cache_sessions.most_recent_first)
+    return sorted(cached, key=lambda session: session.session_key != current)  # stable: this device first
+
+
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
-    """All the user's active sessions, this device first, then the most recently active, in one query."""
+    """All the user's active sessions, this device first, then the most recently active, in one query (two
+    Redis calls on the cache-only engine)."""
+    if sessions_are_cache_only():
+        return [_entry(request, session) for session in _cached_in_page_order(request)]
     return [_entry(request, session) for session in _in_page_order(request, _own_sessions(request))]
 
 
@@ -125,13 +137,22 @@ def page_number(request: HttpRequest) -> int | None:
 def session_page(request: HttpRequest, number: int) -> SessionPage:
     """Page ``number`` of the user's active sessions, ``PAGE_SIZE`` at most, in one query."""
     start = (number - 1) * PAGE_SIZE
-    sessions = list(_in_page_order(request, _own_sessions(request))[start : start + PAGE_SIZE + 1])
+    sessions: list[Any]
+    if sessions_are_cache_only():
+        sessions = _cached_in_page_order(request)[start : start + PAGE_SIZE + 1]
+    else:
+        sessions = list(_in_page_order(request, _own_sessions(request))[start : start + PAGE_SIZE + 1])
     entries = [_entry(request, session) for session in sessions[:PAGE_SIZE]]
     return SessionPage(entries, number, has_next=len(sessions) > PAGE_SIZE)
 
 
 def recent_ends(request: HttpRequest, limit: int = RECENT_ENDS) -> list[EndedSession]:
-    """The user's most recently ended sessions (the history), the latest first, in one query."""
+    """The user's most recently ended sessions (the history), the latest first, in one query.
+
+    The cache-only engine keeps no history (and touches no database): none.
+    """
+    if sessions_are_cache_only():
+        return []
     return list(EndedSession.objects.for_user(request.user).order_by("-ended_at", "-pk")[:limit])
 
 
@@ -139,6 +160,9 @@ def own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
     if not looks_like_public_id(public_id):
         return None
+    if sessions_are_cache_only():
+        found = [s for s in cache_sessions.user_sessions(request.user) if s.public_id == public_id]
+        return _entry(request, found[0]) if found else None
     session = _own_sessions(request).filter(public_id=public_id).first()
     return _entry(request, session) if session is not None else None
 
@@ -207,7 +231,10 @@ def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST signs out every session of the user but this one."""
     if request.method == "GET":
-        others = _own_sessions(request).exclude(session_key=request.session.session_key or "").count()
+        if sessions_are_cache_only():
+            others = sum(not entry.current for entry in session_entries(request))
+        else:
+            others = _own_sessions(request).exclude(session_key=request.session.session_key or "").count()
         return render(request, "qsessions/revoke_others_confirm.html", {"count": others})
     count = revoke_others(request)
     message = ngettext("%(count)d other session was signed out.", "%(count)d other sessions were signed out.", count)
