@@ -98,6 +98,7 @@ def test_the_cycle_finder_finds_cycles() -> None:
         ("qsessions.client", {"qsessions.backends.db", "qsessions.models", "qsessions.cache"}),
         ("qsessions.devices", {"qsessions.models"}),
         ("qsessions.geo", {"qsessions.models"}),
+        ("qsessions.previous", {"qsessions.models", "qsessions.backends.db", "qsessions.backends.cached_db"}),
     ],
 )
 def test_lower_layers_never_import_upper_ones(module: str, never: set[str]) -> None:

@@ -67,9 +67,13 @@ class UserSessionsSession(models.Model):
 
 @pytest.fixture(scope="session")
 def legacy_tables(django_db_setup: Any, django_db_blocker: Any) -> None:
-    with django_db_blocker.unblock(), connection.schema_editor() as editor:
-        editor.create_model(LegacySession)
-        editor.create_model(UserSessionsSession)
+    # Also used by other modules (tests/test_previous.py): created once per database.
+    with django_db_blocker.unblock():
+        existing = connection.introspection.table_names()
+        with connection.schema_editor() as editor:
+            for model in (LegacySession, UserSessionsSession):
+                if model._meta.db_table not in existing:
+                    editor.create_model(model)
 
 
 def signed_in_legacy_session(user: AbstractBaseUser) -> str:

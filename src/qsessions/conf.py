@@ -43,6 +43,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SESSIONS_PER_USER": None,
     # Sign out a user's other sessions when their password changes.
     "REVOKE_ON_PASSWORD_CHANGE": True,
+    # The engine the site used before qsessions (a key of qsessions.previous.ENGINES), or None. A cookie
+    # whose session qsessions does not have is looked up there, and moved into qsessions when found.
+    "PREVIOUS_ENGINE": None,
+    # True while processes running the previous engine still serve requests (a rolling deploy): sessions
+    # found there are copied rather than moved, and every session qsessions writes or deletes is written
+    # or deleted there too, so that those processes see it.
+    "PREVIOUS_ENGINE_SHARED": False,
 }
 
 _MISSING = object()
@@ -123,6 +130,15 @@ class QSessionsConf:
     @property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
+
+    @property
+    def PREVIOUS_ENGINE(self) -> str | None:
+        value = self.raw("PREVIOUS_ENGINE")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def PREVIOUS_ENGINE_SHARED(self) -> bool:
+        return self.PREVIOUS_ENGINE is not None and bool(self.raw("PREVIOUS_ENGINE_SHARED"))
 
 
 conf = QSessionsConf()

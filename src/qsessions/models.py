@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qsessions import cache as session_cache
-from qsessions import devices, geo
+from qsessions import devices, geo, previous
+from qsessions.conf import conf
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -89,6 +90,8 @@ def delete_sessions_by_key(
         for label, count in counts.items():
             per_model[label] = per_model.get(label, 0) + count
     session_cache.evict(keys, seconds_left=seconds_left, always=own_cache)
+    if conf.PREVIOUS_ENGINE is not None:
+        previous.forget(keys, using)
     return total, per_model
 
 
@@ -105,7 +108,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete the sessions from the database and from the session cache."""
-        if not session_cache.sessions_are_cached():
+        if not session_cache.sessions_are_cached() and conf.PREVIOUS_ENGINE is None:
             return super().delete()
         # Delete exactly the sessions whose keys were read, so that every row removed from the
         # database is also removed from the cache, even if new rows match the filter meanwhile.
@@ -130,6 +133,8 @@ class SessionQuerySet(models.QuerySet["Session"]):
             total += Session._base_manager.using(self.db).filter(pk__in=keys).delete()[0]
             # Refused by their expiry already: their cache entries are dropped, not marked revoked.
             session_cache.forget(keys)
+            if conf.PREVIOUS_ENGINE is not None:
+                previous.forget(keys, self.db)
 
     async def adelete_expired(self) -> int:
         return await sync_to_async(self.delete_expired)()
@@ -198,6 +203,8 @@ class Session(AbstractBaseSession):
         key = self.session_key  # Django clears the primary key of a deleted instance
         result = super().delete(using=using, keep_parents=keep_parents)
         session_cache.evict([key], seconds_left=_seconds_left([self.expire_date]))
+        if conf.PREVIOUS_ENGINE is not None:
+            previous.forget([key], using or self._state.db)
         return result
 
     @property

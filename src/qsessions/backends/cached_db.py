@@ -82,7 +82,7 @@ class SessionStore(DatabaseStore):
         data = self._from_cache(found)
         if data is not None:
             return data
-        data = self._take_row(await self._afetch_row())
+        data = await self._atake_row(await self._afetch_row())
         if self.row is None:
             if found is UNTRUSTED:
                 await entries.adelete(self._cache, key)
