@@ -215,23 +215,23 @@ def test_requests_racing_to_move_the_same_session_all_stay_signed_in(
     found = previous.Found({"_auth_user_id": str(alice.pk)}, None, same_key=True)
     monkeypatch.setattr(previous, "find", lambda *args: found)
     c_store = SessionStore(key)
-    monkeypatch.setattr(Session._base_manager, "filter", _no_row_then_real(Session._base_manager.filter))
+    monkeypatch.setattr(c_store, "_stored_at_any_age", lambda *args: False)  # it looked before A committed
     assert c_store._move_from_previous_engine() == SessionStore(key).load()
     assert Session.objects.filter(pk=key).count() == 1
+    # D too, but the session was revoked after A moved it: it stays revoked.
+    revoke(Session.objects.get(pk=key), reason="admin")
+    d_store = SessionStore(key)
+    monkeypatch.setattr(d_store, "_stored_at_any_age", lambda *args: False)
+    assert d_store._move_from_previous_engine() is None
+    assert not Session.objects.filter(pk=key).exists()
 
 
-def _no_row_then_real(real: Any) -> Any:
-    """The first existence check of C sees no row of ours (it looked before A committed)."""
-    state = {"first": True}
+def test_a_store_without_a_key_finds_nothing_elsewhere(engine: str, settings: Any) -> None:
+    from qsessions.backends.db import SessionStore
 
-    def filter_(*args: Any, **kwargs: Any) -> Any:
-        queryset = real(*args, **kwargs)
-        if state["first"] and kwargs.keys() == {"pk"}:
-            state["first"] = False
-            return queryset.none()
-        return queryset
-
-    return filter_
+    settings.QSESSIONS_PREVIOUS_ENGINE = DB
+    store = SessionStore()
+    assert store.load() == {} and store.session_key is None
 
 
 def test_no_cookie_costs_nothing_and_ours_costs_what_it_did(engine: str, alice: Any, settings: Any) -> None:
@@ -316,3 +316,74 @@ def test_a_deleted_users_old_copy_goes_with_their_sessions(engine: str, alice: A
     settings.QSESSIONS_PREVIOUS_ENGINE = DB
     alice.delete()
     assert not LegacySession.objects.filter(pk=key).exists()
+
+
+def test_the_check_waits_for_qsessions_table(engine: str, alice: Any, settings: Any) -> None:
+    from qsessions import previous
+
+    settings.QSESSIONS_PREVIOUS_ENGINE = DB
+    assert previous.sessions_left("no_such_table_yet", "default") is None  # `migrate` before 0001
+    settings.QSESSIONS_PREVIOUS_ENGINE = "user_sessions.backends.db"
+    UserSessionsSession.objects.all().delete()
+    assert previous.sessions_left(Session._meta.db_table, "default") is False
+
+
+def test_a_failing_cache_of_the_previous_engine_is_no_session_and_is_logged(
+    engine: str, alice: Any, settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qsessions import previous
+
+    settings.QSESSIONS_PREVIOUS_ENGINE = CACHE
+    key = cached_engine_session(alice)
+
+    class Down:
+        def __getattr__(self, name: str) -> Any:
+            raise ConnectionError("cache down")
+
+    monkeypatch.setattr(previous, "_cache", Down)
+    assert client_with_cookie(key).get("/read/").json()["user"] is None
+    previous.forget([key], None)  # logged, never raised
+    assert previous.take(key, keep=False, using="default") is False
+    assert "previous engine's cache" in caplog.text
+
+
+def test_a_cookie_that_is_no_key_is_not_looked_up_in_a_table(engine: str, alice: Any, settings: Any) -> None:
+    settings.QSESSIONS_PREVIOUS_ENGINE = DB
+    with CaptureQueriesContext(connection) as queries:
+        assert client_with_cookie("not:a:key!").get("/read/").json()["user"] is None
+    assert not any("django_session" in query["sql"] for query in queries.captured_queries)
+
+
+def test_engines_without_a_table_or_a_cache_have_nothing_to_take_forget_or_mirror(db: None, settings: Any) -> None:
+    from qsessions import previous
+
+    expire = timezone.now() + datetime.timedelta(days=1)
+    for value in (None, SIGNED):
+        settings.QSESSIONS_PREVIOUS_ENGINE = value
+        with CaptureQueriesContext(connection) as queries:
+            assert previous.take("k" * 32, keep=False, using="default") is True
+            previous.forget(["k" * 32], "default")
+            previous.mirror("k" * 32, "data", expire, "default")
+            assert previous.sessions_left(Session._meta.db_table, "default") is None
+        assert len(queries) == 0
+    settings.QSESSIONS_PREVIOUS_ENGINE = CACHE
+    previous.mirror("k" * 32, "data", expire, "default")  # a cache engine is never shared
+    assert caches["default"].get("django.contrib.sessions.cache" + "k" * 32) is None
+    settings.QSESSIONS_PREVIOUS_ENGINE = DB
+    with CaptureQueriesContext(connection) as queries:
+        previous.forget([], "default")
+    assert len(queries) == 0
+
+
+def test_stored_expiry_dates_are_read_in_every_form() -> None:
+    from qsessions.previous import _aware
+
+    assert _aware("2030-01-02 03:04:05") == datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    assert _aware("not a date") is None and _aware(None) is None
+
+
+def test_a_signed_cookie_holding_no_data_is_no_session(engine: str, alice: Any, settings: Any) -> None:
+    settings.QSESSIONS_PREVIOUS_ENGINE = SIGNED
+    cookie = signing.dumps({}, salt=SIGNED_COOKIES_SALT, compress=True)
+    assert client_with_cookie(cookie).get("/read/").json()["user"] is None
+    assert Session.objects.count() == 0

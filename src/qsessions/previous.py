@@ -218,7 +218,10 @@ def sessions_left(own_table: str, using: str) -> bool | None:
     connection = connections[using]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        if old.table not in connection.introspection.table_names(cursor):
+        tables = connection.introspection.table_names(cursor)
+        if own_table not in tables:  # before qsessions' first migration
+            return None
+        if old.table not in tables:
             return False
         cursor.execute(
             f"SELECT 1 FROM {quote(old.table)} WHERE {quote('expire_date')} > %s AND NOT EXISTS "  # noqa: S608

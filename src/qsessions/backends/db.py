@@ -206,6 +206,9 @@ class SessionStore(DjangoDatabaseStore):
         self._session_key = None  # as Django does
         return {}
 
+    def _stored_at_any_age(self, key: str, using: str) -> bool:
+        return bool(self.model._base_manager.using(using).filter(pk=key).exists())
+
     def _move_from_previous_engine(self) -> dict[str, Any] | None:
         """The session the previous engine has for this cookie, now stored by qsessions (see previous.py)."""
         cookie, key = self._unknown_cookie or self.session_key, self.session_key
@@ -213,7 +216,7 @@ class SessionStore(DjangoDatabaseStore):
         using = router.db_for_write(self.model)
         if cookie is None:
             return None
-        if key is not None and self.model._base_manager.using(using).filter(pk=key).exists():
+        if key is not None and self._stored_at_any_age(key, using):
             # Ours after all: moved by another request since this one looked (then it is live), or
             # expired (then never brought back from an older copy).
             values = self._fetch_row()
