@@ -448,6 +448,7 @@ def test_a_cache_with_a_custom_key_function_cannot_be_listed(
 
 def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tables: None, db: None) -> None:
     User.objects.create_user("erin", password="pw")
+    User.objects.create_user("frank", password="pw")
     stock_django = {
         "INSTALLED_APPS": [*django_settings.INSTALLED_APPS, "django.contrib.sessions"],
         "MIDDLEWARE": [
@@ -458,25 +459,42 @@ def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tabl
         ],
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
     }
-    # Before: a stock Django site signs erin in, with Django's own middleware, engine and model.
+    # Before: a stock Django site signs erin and frank in, with Django's own middleware, engine and model.
+    browsers = {}
     with override_settings(**stock_django):
-        browser = Client()
-        assert browser.get("/login/", {"username": "erin"}).status_code == 200
-        assert browser.get("/write/", {"value": "draft"}).status_code == 200
-        assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
-    old_cookie = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
-    assert LegacySession.objects.filter(pk=old_cookie).exists()
+        for name in ("erin", "frank"):
+            browser = browsers[name] = Client()
+            assert browser.get("/login/", {"username": name}).status_code == 200
+            assert browser.get("/write/", {"value": f"draft-{name}"}).status_code == 200
+            assert browser.get("/read/").json() == {"user": name, "value": f"draft-{name}"}
+            assert LegacySession.objects.filter(pk=browser.cookies[django_settings.SESSION_COOKIE_NAME].value)
 
-    # Step 1 and 2: the settings of the guide (this suite's) and migrate; the checks are quiet.
-    call_command("migrate", verbosity=0)
-    call_command("check", stdout=io.StringIO())
-    # Step 3: deploy, then import.
-    out, _ = run_import()
-    assert "Imported 1 sessions (1 signed in) of 1 read" in out
-    # The browser's cookie is still signed in, with its data.
-    assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
-    # Running it again changes nothing.
-    assert "already in qsessions: 1" in run_import()[0]
+    # The deploy: the same browsers (cookies) meet the new processes (a test Client keeps the middleware
+    # it first loaded, so each browser gets a new Client with its cookies).
+    for name, before in list(browsers.items()):
+        browsers[name] = Client()
+        browsers[name].cookies = before.cookies
+    # Step 1 (the guide's settings: this suite's, and QSESSIONS_PREVIOUS_ENGINE) and 2: migrate; checks quiet.
+    with override_settings(QSESSIONS_PREVIOUS_ENGINE="django.contrib.sessions.backends.db"):
+        call_command("migrate", verbosity=0)
+        call_command("check", stdout=io.StringIO())
+        # Step 3: deploy. erin comes back before the import: signed in, her cookie kept, her session moved.
+        response = browsers["erin"].get("/read/")
+        assert response.json() == {"user": "erin", "value": "draft-erin"}
+        assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+        assert not LegacySession.objects.filter(pk=browsers["erin"].cookies[django_settings.SESSION_COOKIE_NAME].value)
+        # Then the import: frank's session, which no request has moved yet.
+        out, _ = run_import()
+        assert "Imported 1 sessions (1 signed in) of 1 read" in out
+        # Both cookies are signed in, with their data.
+        for name, browser in browsers.items():
+            assert browser.get("/read/").json() == {"user": name, "value": f"draft-{name}"}
+        # Running it again changes nothing.
+        assert "already in qsessions: 1" in run_import()[0]
+        # The check says the setting can go (step 4).
+        checks = io.StringIO()
+        call_command("check", "--database", "default", stdout=checks, stderr=checks)
+        assert "qsessions.I070" in checks.getvalue()
 
 
 @pytest.mark.parametrize(

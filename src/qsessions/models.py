@@ -81,6 +81,9 @@ def delete_sessions_by_key(
     caching store, whose cache is evicted whatever engine is configured. Returns what ``QuerySet.delete()``
     returns.
     """
+    if conf.PREVIOUS_ENGINE is not None:
+        # First: a request moving one of them, or importsessions, waits for this and then finds it gone.
+        previous.forget(keys, using)
     total = 0
     per_model: dict[str, int] = {}
     base = Session._base_manager.using(using)
@@ -90,8 +93,6 @@ def delete_sessions_by_key(
         for label, count in counts.items():
             per_model[label] = per_model.get(label, 0) + count
     session_cache.evict(keys, seconds_left=seconds_left, always=own_cache)
-    if conf.PREVIOUS_ENGINE is not None:
-        previous.forget(keys, using)
     return total, per_model
 
 
@@ -201,10 +202,10 @@ class Session(AbstractBaseSession):
     def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Delete the session from the database, then from the session cache."""
         key = self.session_key  # Django clears the primary key of a deleted instance
+        if conf.PREVIOUS_ENGINE is not None:  # first, as in delete_sessions_by_key()
+            previous.forget([key], using or self._state.db)
         result = super().delete(using=using, keep_parents=keep_parents)
         session_cache.evict([key], seconds_left=_seconds_left([self.expire_date]))
-        if conf.PREVIOUS_ENGINE is not None:
-            previous.forget([key], using or self._state.db)
         return result
 
     @property
