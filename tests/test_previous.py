@@ -392,7 +392,6 @@ def test_a_signed_cookie_holding_no_data_is_no_session(engine: str, alice: Any, 
 def test_importsessions_never_brings_back_a_session_revoked_since_it_read_it(
     engine: str, alice: Any, settings: Any
 ) -> None:
-    from django.db import connections
 
     from qsessions.backends.db import SessionStore
     from qsessions.management.commands.importsessions import Importer, TableSource
@@ -400,7 +399,7 @@ def test_importsessions_never_brings_back_a_session_revoked_since_it_read_it(
     settings.QSESSIONS_PREVIOUS_ENGINE = DB
     key = signed_in_legacy_session(alice)
     kept = signed_in_legacy_session(alice)
-    (batch,) = TableSource(connections["default"], "django_session", with_client=False).batches(100)
+    (batch,) = TableSource("default", "django_session", with_client=False).batches(100)
     # Meanwhile, a request moves the session and its owner signs it out everywhere.
     assert client_with_cookie(key).get("/read/").json()["user"] == "alice"
     revoke(Session.objects.get(pk=key), reason="user")
