@@ -11,6 +11,9 @@ django-qsessions 2.1.0, measured in the same run.
 
     python benchmarks/run.py                 quick: SQLite file + local memory cache
     python benchmarks/run.py --full          quick run, then PostgreSQL + Redis with the large scenarios
+
+QSESSIONS_BENCH_SETTINGS='{"QSESSIONS_IDLE_TIMEOUT": 3600}' adds settings to qsessions (ours) only, to
+measure a feature's cost against the same peers in the same run.
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ CONTENDERS: list[dict[str, str]] = [
      "engine": "qsessions.backends.db"},
     {"id": "ours-cached_db", "label": "qsessions cached_db (ours)", "family": "qsessions", "kind": "cached_db",
      "venv": "ours", "engine": "qsessions.backends.cached_db"},
+    # Sessions in Redis only (also in the quick run): ours against Django's cache engine.
+    {"id": "django-cache", "label": "Django cache (Redis)", "family": "django", "kind": "cache", "venv": "django",
+     "engine": "django.contrib.sessions.backends.cache"},
+    {"id": "ours-cache", "label": "qsessions cache (ours, Redis)", "family": "qsessions", "kind": "cache",
+     "venv": "ours", "engine": "qsessions.backends.cache"},
 ]  # fmt: skip
 
 SCENARIO_TITLES = {
@@ -68,6 +76,7 @@ SCENARIO_TITLES = {
     "store_save": "store.save() of an existing session",
     "admin_changelist": "Admin changelist, 1,000 sessions",
     "revoke_all": "Revoke all sessions of a user with 1,000",
+    "revoke_all_recorded": "Revoke all 1,000 sessions of a user, recorded in the history (ours)",
     "your_sessions": "'Your sessions' list, 20 sessions",
     "clearsessions": "clearsessions over expired rows",
 }
@@ -85,6 +94,7 @@ def scenarios(mode: str, sizes: int) -> dict[str, dict[str, int]]:
         "store_save": {"iterations": many, "warmup": 20},
         "admin_changelist": {"iterations": 1, "warmup": 1, "size": sizes},
         "revoke_all": {"iterations": 1, "warmup": 0, "size": sizes},
+        "revoke_all_recorded": {"iterations": 1, "warmup": 0, "size": sizes},
         "your_sessions": {"iterations": many // 4, "warmup": 5, "size": 20},
     }
 
@@ -385,8 +395,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds, {run['duration_s']} s. "
             "Times are medians over all rounds, spread p25"
             + DASH
-            + "p75; ratios divide by the median of Django's engine of "
-            "the same kind (db or cached_db) and of django-qsessions 2.1.0 of the same kind, measured in the same "
+            + "p75; ratios divide by the median of Django's engine of the same kind "
+            "(db, cached_db or cache) and of django-qsessions 2.1.0 of the same kind, measured in the same "
             "run (< 1 is faster). *CPU ms* is the CPU time of the measuring process (our code's cost, hardly "
             "moved by other processes, without the database and cache servers' time); the targets use its ratio. "
             "Queries and cache calls are those of one operation.",

@@ -494,7 +494,7 @@ def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tabl
         # The check says the setting can go (step 4).
         checks = io.StringIO()
         call_command("check", "--database", "default", stdout=checks, stderr=checks)
-        assert "qsessions.I070" in checks.getvalue()
+        assert "qsessions.I080" in checks.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -263,7 +263,7 @@ def test_the_check_says_when_the_setting_can_go(engine: str, alice: Any, setting
     key = signed_in_legacy_session(alice)
     assert check_previous_engine_can_go(databases=["default"]) == []
     assert client_with_cookie(key).get("/read/").json()["user"] == "alice"
-    assert [m.id for m in check_previous_engine_can_go(databases=["default"])] == ["qsessions.I070"]
+    assert [m.id for m in check_previous_engine_can_go(databases=["default"])] == ["qsessions.I080"]
     assert check_previous_engine_can_go(databases=None) == []  # a plain `check` makes no query
     settings.QSESSIONS_PREVIOUS_ENGINE = None
     assert check_previous_engine_can_go(databases=["default"]) == []
@@ -273,10 +273,10 @@ def test_bad_values_are_reported(settings: Any) -> None:
     from qsessions.checks import check_previous_engine
 
     settings.QSESSIONS_PREVIOUS_ENGINE = "django.contrib.sessions.backends.file"
-    assert [m.id for m in check_previous_engine()] == ["qsessions.E070"]
+    assert [m.id for m in check_previous_engine()] == ["qsessions.E080"]
     settings.QSESSIONS_PREVIOUS_ENGINE = SIGNED
     settings.QSESSIONS_PREVIOUS_ENGINE_SHARED = True
-    assert [m.id for m in check_previous_engine()] == ["qsessions.E071"]
+    assert [m.id for m in check_previous_engine()] == ["qsessions.E081"]
     settings.QSESSIONS_PREVIOUS_ENGINE = DB
     assert check_previous_engine() == []
 

@@ -143,7 +143,7 @@ def test_a_browser_stays_signed_in_through_the_switch(old_engine: str, sites: li
     checking = new.manage("check", "--database", "default")
     out, err = checking.communicate(timeout=120)
     # (a signed cookie is in the browsers only: nothing can say when the last one is gone)
-    assert (b"qsessions.I070" in out + err) is (old_engine != "signed_cookies"), (out + err).decode()
+    assert (b"qsessions.I080" in out + err) is (old_engine != "signed_cookies"), (out + err).decode()
 
 
 def test_a_rolling_deploy_old_and_new_processes_side_by_side(sites: list[Site], browser: Any) -> None:  # noqa: F811

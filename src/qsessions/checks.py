@@ -12,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from qsessions.conf import conf
+from qsessions.conf import seconds as conf_seconds
 
 MIDDLEWARE_PATH = "qsessions.middleware.SessionMiddleware"
 
@@ -95,6 +96,28 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
                 f"QSESSIONS_MAX_SESSIONS_PER_USER is {limit!r}; it must be None (no limit) or a whole number, "
                 "1 or more.",
                 id="qsessions.E021",
+            )
+        )
+    per_user = conf.raw("MAX_SESSIONS_FOR_USER")
+    if per_user is not None:
+        try:
+            resolved = import_string(per_user) if isinstance(per_user, str) else per_user
+        except ImportError:
+            resolved = None
+        if not callable(resolved):
+            errors.append(
+                Error(
+                    f"QSESSIONS_MAX_SESSIONS_FOR_USER is {per_user!r}; it must be None, a callable(user) or the "
+                    "dotted path of one, returning that user's limit (None: no limit).",
+                    id="qsessions.E023",
+                )
+            )
+    policy = conf.raw("SESSION_LIMIT_POLICY")
+    if policy not in ("revoke-oldest", "refuse"):
+        errors.append(
+            Error(
+                f'QSESSIONS_SESSION_LIMIT_POLICY is {policy!r}; it must be "revoke-oldest" or "refuse".',
+                id="qsessions.E024",
             )
         )
     revoke = conf.raw("REVOKE_ON_PASSWORD_CHANGE")
@@ -308,6 +331,21 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         backend_class = import_string(backend)
     except ImportError:
         return []  # Django's own cache checks report an unusable BACKEND
+    from qsessions.cache import sessions_are_cache_only
+    from qsessions.redis_connection import redis_kind_of_class
+
+    if sessions_are_cache_only():
+        if isinstance(backend_class, type) and redis_kind_of_class(backend_class) is not None:
+            return []
+        return [
+            Error(
+                f"SESSION_ENGINE is {engine!r}, which needs Redis, but cache {alias!r} is {backend!r}: the per-user "
+                "index that lists and revokes a user's sessions uses Redis sorted sets.",
+                hint="Use django.core.cache.backends.redis.RedisCache or django_redis.cache.RedisCache for "
+                'SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.cached_db".',
+                id="qsessions.E070",
+            )
+        ]
     if issubclass(backend_class, LocMemCache):
         return [
             Warning(
@@ -437,7 +475,46 @@ def check_known_devices(app_configs: Any = None, **kwargs: Any) -> list[Warning]
     ]
 
 
-# -- the previous engine (QSESSIONS_PREVIOUS_ENGINE): qsessions.E070-E079 / I070 ----------------------------
+# -- timeouts and the history of ended sessions: qsessions.E060-E069 ------------------------------------------
+
+
+def _duration_error(name: str, value: Any, *, zero: bool, check_id: str) -> Error | None:
+    """``None`` when ``value`` is None or a duration (seconds or a timedelta) above 0 (or 0, with ``zero``)."""
+    if value is None:
+        return None
+    seconds = conf_seconds(value)
+    if seconds is not None and (seconds > 0 or (zero and seconds == 0)):
+        return None
+    least = "0 or more" if zero else "more than 0"
+    return Error(
+        f"QSESSIONS_{name} is {value!r}; it must be None or a duration ({least}): seconds or a datetime.timedelta.",
+        id=check_id,
+    )
+
+
+@register(Tags.security)
+def check_lifecycle(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_IDLE_TIMEOUT, QSESSIONS_ABSOLUTE_TIMEOUT and QSESSIONS_HISTORY_RETENTION."""
+    found = [
+        _duration_error("IDLE_TIMEOUT", conf.raw("IDLE_TIMEOUT"), zero=False, check_id="qsessions.E060"),
+        _duration_error("ABSOLUTE_TIMEOUT", conf.raw("ABSOLUTE_TIMEOUT"), zero=False, check_id="qsessions.E061"),
+        _duration_error("HISTORY_RETENTION", conf.raw("HISTORY_RETENTION"), zero=True, check_id="qsessions.E062"),
+    ]
+    errors = [error for error in found if error is not None]
+    idle, interval = conf_seconds(conf.raw("IDLE_TIMEOUT")), conf.raw("ACTIVITY_INTERVAL")
+    if found[0] is None and idle is not None and _is_int(interval) and idle <= interval:
+        errors.append(
+            Error(
+                f"QSESSIONS_IDLE_TIMEOUT ({idle:g} s) is not longer than QSESSIONS_ACTIVITY_INTERVAL ({interval} s): "
+                "the last activity is written at most once per interval, so active sessions would time out.",
+                hint="Make the idle timeout several times the activity interval (the timeout is precise to it).",
+                id="qsessions.E063",
+            )
+        )
+    return errors
+
+
+# -- the previous engine (QSESSIONS_PREVIOUS_ENGINE): qsessions.E080-E089 / I080 ----------------------------
 
 
 @register(Tags.compatibility)
@@ -452,7 +529,7 @@ def check_previous_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             Error(
                 f"QSESSIONS_PREVIOUS_ENGINE is {value!r}, which qsessions cannot read sessions from.",
                 hint=f"Use one of {', '.join(map(repr, previous.ENGINES))}, or None.",
-                id="qsessions.E070",
+                id="qsessions.E080",
             )
         ]
     if conf.raw("PREVIOUS_ENGINE_SHARED") and not previous.ENGINES[value].can_be_shared:
@@ -462,7 +539,7 @@ def check_previous_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 "own sessions: processes still running it would sign users out.",
                 hint="Switch every process at once (no rolling deploy), then leave QSESSIONS_PREVIOUS_ENGINE_SHARED "
                 "off.",
-                id="qsessions.E071",
+                id="qsessions.E081",
             )
         ]
     return []
@@ -486,7 +563,7 @@ def check_previous_engine_can_go(app_configs: Any = None, databases: Any = None,
                     f"Every live session of {conf.PREVIOUS_ENGINE!r} in database {alias!r} is qsessions' now (moved, "
                     "imported or expired): QSESSIONS_PREVIOUS_ENGINE can be removed.",
                     hint="Remove the setting, then drop the old table (see docs/upgrading.md).",
-                    id="qsessions.I070",
+                    id="qsessions.I080",
                 )
             )
     return messages

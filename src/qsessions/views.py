@@ -30,11 +30,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from qsessions import known_devices
-from qsessions.models import Session, SessionQuerySet, looks_like_public_id
+from qsessions import cache_sessions, known_devices, lifecycle
+from qsessions.cache import sessions_are_cache_only
+from qsessions.cache_sessions import CachedSession
+from qsessions.models import EndedSession, Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 from qsessions.sign_in import SignInMethod, session_sign_in_method
+
+# "Recently signed out" lists this many of the user's ended sessions, the latest first.
+RECENT_ENDS = 10
 
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
@@ -44,7 +49,7 @@ JUST_NOW = datetime.timedelta(minutes=1)
 class SessionEntry:
     """A session as the owner sees it."""
 
-    session: Session
+    session: Session | CachedSession
     current: bool
     device: str
 
@@ -65,22 +70,39 @@ def _own_sessions(request: HttpRequest) -> SessionQuerySet:
     return sessions
 
 
-def _entry(request: HttpRequest, session: Session) -> SessionEntry:
+def _entry(request: HttpRequest, session: Session | CachedSession) -> SessionEntry:
     return SessionEntry(session, session.session_key == request.session.session_key, session.device_name)
 
 
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
-    """The user's active sessions, the most recently active first, in one query."""
+    """The user's active sessions, the most recently active first, in one query (two Redis calls on the
+    cache-only engine)."""
+    if sessions_are_cache_only():
+        cached = sorted(cache_sessions.user_sessions(request.user), key=cache_sessions.most_recent_first)
+        return [_entry(request, session) for session in cached]
     sessions = _own_sessions(request).order_by(
         F("last_activity").desc(nulls_last=True), F("created_at").desc(nulls_last=True)
     )
     return [_entry(request, session) for session in sessions]
 
 
+def recent_ends(request: HttpRequest, limit: int = RECENT_ENDS) -> list[EndedSession]:
+    """The user's most recently ended sessions (the history), the latest first, in one query.
+
+    The cache-only engine keeps no history (and touches no database): none.
+    """
+    if sessions_are_cache_only():
+        return []
+    return list(EndedSession.objects.for_user(request.user).order_by("-ended_at", "-pk")[:limit])
+
+
 def own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
     if not looks_like_public_id(public_id):
         return None
+    if sessions_are_cache_only():
+        found = [s for s in cache_sessions.user_sessions(request.user) if s.public_id == public_id]
+        return _entry(request, found[0]) if found else None
     session = _own_sessions(request).filter(public_id=public_id).first()
     return _entry(request, session) if session is not None else None
 
@@ -108,6 +130,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     entries = session_entries(request)
     context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
     context["known_devices"] = known_devices.enabled()
+    context["ended"] = [(ended, lifecycle.reason_label(ended.reason)) for ended in recent_ends(request)]
     return render(request, "qsessions/session_list.html", context)
 
 
@@ -231,6 +254,24 @@ def session_json(entry: SessionEntry) -> dict[str, Any]:
         "expires_at": _iso(session.expire_date),
         "sign_in_method": entry.sign_in.label or None,
         "second_factor": entry.sign_in.second_factor,
+        "impersonated": session.impersonator_id is not None,
+    }
+
+
+def ended_session_json(ended: EndedSession) -> dict[str, Any]:
+    """One ended session in the API's schema (docs/user-sessions.md)."""
+    description = ended.device_description
+    return {
+        "id": ended.public_id,
+        "reason": ended.reason,
+        "reason_label": lifecycle.reason_label(ended.reason),
+        "device": description.name if description is not None and description.name else None,
+        "user_agent": ended.user_agent,
+        "ip": ended.ip,
+        "location": ended.location,
+        "created_at": _iso(ended.created_at),
+        "last_activity": _iso(ended.last_activity),
+        "ended_at": _iso(ended.ended_at),
     }
 
 
@@ -255,3 +296,9 @@ def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase
 @reauthentication_required(json=True)
 def api_revoke_other_sessions(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"revoked": revoke_others(request), "signed_out": False})
+
+
+@api_endpoint(["GET"])
+def api_ended_session_list(request: HttpRequest) -> HttpResponseBase:
+    """The user's recently ended sessions (at most 50), the latest first."""
+    return JsonResponse({"ended_sessions": [ended_session_json(e) for e in recent_ends(request, limit=50)]})
