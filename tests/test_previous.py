@@ -96,6 +96,7 @@ def test_a_session_of_the_previous_table_is_moved_under_its_key(
     assert django_settings.SESSION_COOKIE_NAME not in response.cookies  # the same cookie goes on
     moved = Session.objects.get(pk=key)
     assert moved.user == alice and moved.expire_date == expiry and moved.get_decoded()["theme"] == "dark"
+    assert moved.created_at is None  # unknown, as for imported sessions; never the time of the move
     assert not table.objects.filter(pk=key).exists()  # moved: nothing can bring the old copy back
     assert browser.get("/read/").json()["user"] == "alice"
 
@@ -124,6 +125,7 @@ def test_a_signed_cookie_becomes_a_session_under_a_new_key(engine: str, alice: A
     assert response.json() == {"user": "alice", "value": "draft"}
     new_key = response.cookies[django_settings.SESSION_COOKIE_NAME].value
     assert new_key != cookie and Session.objects.get(pk=new_key).user == alice
+    assert Session.objects.get(pk=new_key).created_at is None
     assert browser.get("/read/").json() == {"user": "alice", "value": "draft"}
     assert Session.objects.count() == 1
 

@@ -133,6 +133,7 @@ class SessionStore(DjangoDatabaseStore):
     _drawn_key: str | None = None  # the last key this store drew at random
     _unknown_cookie: str | None = None  # a cookie that is no key of ours (a signed cookie of Django's engine?)
     _previous_expire_date: datetime.datetime | None = None  # the expiry a session moved in keeps
+    _moved_in = False  # this store holds a session of the previous engine: when it began is unknown
     ending: str | None = None  # why the session just read must end now (a timeout), see qsessions.lifecycle
     stale_key: str | None = None  # the key of a cookie whose session is gone, until its browser is told why
 
@@ -276,6 +277,7 @@ class SessionStore(DjangoDatabaseStore):
         found = previous.find(cookie, key, self.decode, using)
         if found is None:
             return None
+        self._moved_in = True
         if not found.same_key:  # a signed cookie: a new session, under a new key sent in a new cookie
             self._session_key = None
             self.modified = True
@@ -402,7 +404,9 @@ class SessionStore(DjangoDatabaseStore):
     def _insert(self, data: dict[str, Any]) -> None:
         obj = self.create_model_instance(data)
         obj.last_activity = now = timezone.now()
-        obj.created_at = self._carried_created_at or now
+        # A session moved in from the previous engine began at a time nobody recorded: NULL, as imported ones.
+        obj.created_at = None if self._moved_in else self._carried_created_at or now
+        self._moved_in = False  # a later session of this store (after flush(), say) is a new one
         if self._previous_expire_date is not None:
             obj.expire_date = self._previous_expire_date
         using = router.db_for_write(self.model, instance=obj)
