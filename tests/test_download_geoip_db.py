@@ -492,8 +492,8 @@ def test_redirect_drops_authorization_however_it_was_added() -> None:
         io.BytesIO(),
         302,
         "Found",
-        Message(),
-        "https://storage.example/x?sig=1",  # type: ignore[arg-type]
+        Message(),  # type: ignore[arg-type]
+        "https://storage.example/x?sig=1",
     )
     assert new is not None
     assert {name.lower() for name, _ in new.header_items()} == {"user-agent"}

@@ -141,8 +141,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display_links = ("owner",)
     list_select_related = ("user",)
     list_filter = (ActiveFilter, OwnerFilter)
-    # Most recently active first, as on "Your sessions" (Django accepts expressions; the stubs do not).
-    ordering = (F("last_activity").desc(nulls_last=True),)  # type: ignore[assignment]
+    # Most recently active first, as on "Your sessions" (an expression: Django accepts them).
+    ordering = (F("last_activity").desc(nulls_last=True),)
     actions = ["revoke_selected"]
     search_help_text = _("Search by IP address, user agent, username or email.")
     detail_template = "admin/qsessions/session/detail.html"

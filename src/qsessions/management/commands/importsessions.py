@@ -134,7 +134,7 @@ def _datetime_converter(connection: BaseDatabaseWrapper) -> Callable[[Any], Any]
     """What Django's ORM does to a DateTimeField value read from this database (parsing, time zone)."""
     expire_field = Session._meta.get_field("expire_date")
     column = expire_field.get_col(Session._meta.db_table)
-    converters = connection.ops.get_db_converters(column) + expire_field.get_db_converters(connection)  # type: ignore[attr-defined]
+    converters = connection.ops.get_db_converters(column) + expire_field.get_db_converters(connection)
 
     def convert(value: Any) -> Any:
         for converter in converters:
@@ -175,7 +175,7 @@ class RedisCacheSource:
 
     def _client(self) -> Any:
         # Django's RedisCache writes to its first server (the others are replicas), so that one has every key.
-        return self.cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        return self.cache._cache.get_client(write=True)
 
     def batches(self, batch_size: int) -> Iterator[list[SourceSession]]:
         client = self._client()
