@@ -23,6 +23,7 @@ else:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_EXTRAS = {"geoip2", "redis", "speedups"}
+LANGUAGES = ["de", "es", "fa", "fr", "it", "nl", "pl", "pt_BR", "ru", "zh_Hans"]
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,13 @@ def test_the_type_stubs_are_those_of_the_newest_django_claimed() -> None:
     mypy = project["tool"]["mypy"]
     assert mypy["warn_unused_ignores"] is True and mypy["strict"] is True
     assert "tests" in mypy["files"]
+
+
+def test_the_wheel_ships_the_compiled_translations(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    for language in LANGUAGES:
+        assert f"qsessions/locale/{language}/LC_MESSAGES/django.mo" in names
+        assert f"qsessions/locale/{language}/LC_MESSAGES/django.po" in names
 
 
 def _lint_commands_in_makefile() -> list[str]:
