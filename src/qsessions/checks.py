@@ -410,7 +410,7 @@ def check_session_cookie_httponly(app_configs: Any = None, **kwargs: Any) -> lis
 def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """QSESSIONS_REAUTHENTICATION_WINDOW and QSESSIONS_REAUTHENTICATION_URL."""
     errors = []
-    window = getattr(settings, "QSESSIONS_REAUTHENTICATION_WINDOW", None)
+    window = conf.raw("REAUTHENTICATION_WINDOW")
     if window is not None and (not _is_int(window) or window < 1):
         errors.append(
             Error(
@@ -420,7 +420,7 @@ def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error
                 id="qsessions.E050",
             )
         )
-    url = getattr(settings, "QSESSIONS_REAUTHENTICATION_URL", None)
+    url = conf.raw("REAUTHENTICATION_URL")
     if url is not None and (not isinstance(url, str) or not url):
         errors.append(
             Error(
@@ -435,7 +435,7 @@ def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error
 @register(Tags.compatibility)
 def check_sign_in_methods(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """QSESSIONS_SIGN_IN_METHODS: a dict of dotted backend paths to human names."""
-    methods = getattr(settings, "QSESSIONS_SIGN_IN_METHODS", None)
+    methods = conf.raw("SIGN_IN_METHODS")
     if methods is None:
         return []
     names_ok = isinstance(methods, dict) and all(
@@ -456,7 +456,7 @@ def check_sign_in_methods(app_configs: Any = None, **kwargs: Any) -> list[Error]
 @register(Tags.security)
 def check_known_devices(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """QSESSIONS_KNOWN_DEVICES needs qsessions.known_devices.KnownDeviceMiddleware to do anything."""
-    if not getattr(settings, "QSESSIONS_KNOWN_DEVICES", False):
+    if not conf.raw("KNOWN_DEVICES"):
         return []
     if "qsessions.known_devices.KnownDeviceMiddleware" in list(getattr(settings, "MIDDLEWARE", None) or []):
         return []

@@ -43,6 +43,18 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SESSIONS_PER_USER": None,
     # Sign out a user's other sessions when their password changes.
     "REVOKE_ON_PASSWORD_CHANGE": True,
+    # Seconds an authentication counts as recent for signing sessions out; None: no re-authentication asked.
+    "REAUTHENTICATION_WINDOW": None,
+    # Where users re-authenticate (a URL or URL name); None: qsessions' own page.
+    "REAUTHENTICATION_URL": None,
+    # Names of sign-in methods by authentication backend (dotted path -> label), added to the built-in ones.
+    "SIGN_IN_METHODS": {},
+    # Recognise browsers across sessions with a device cookie, and report sign-ins from new ones.
+    "KNOWN_DEVICES": False,
+    # With KNOWN_DEVICES: e-mail the user about a sign-in from a new browser.
+    "NEW_DEVICE_EMAIL": False,
+    # Where a "this wasn't me" link leads after signing that session out; None: "password_change".
+    "PASSWORD_CHANGE_URL": None,
 }
 
 _MISSING = object()
@@ -123,6 +135,32 @@ class QSessionsConf:
     @property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
+
+    @property
+    def REAUTHENTICATION_WINDOW(self) -> int | None:
+        value = self.raw("REAUTHENTICATION_WINDOW")
+        return None if value is None else int(value)
+
+    @property
+    def REAUTHENTICATION_URL(self) -> str | None:
+        return self.raw("REAUTHENTICATION_URL") or None
+
+    @property
+    def SIGN_IN_METHODS(self) -> dict[str, Any]:
+        value = self.raw("SIGN_IN_METHODS")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def KNOWN_DEVICES(self) -> bool:
+        return bool(self.raw("KNOWN_DEVICES"))
+
+    @property
+    def NEW_DEVICE_EMAIL(self) -> bool:
+        return bool(self.raw("NEW_DEVICE_EMAIL"))
+
+    @property
+    def PASSWORD_CHANGE_URL(self) -> str | None:
+        return self.raw("PASSWORD_CHANGE_URL") or None
 
 
 conf = QSessionsConf()

@@ -35,6 +35,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from qsessions import devices, geo
+from qsessions.conf import conf
 from qsessions.models import KnownDevice, Session, make_public_id
 from qsessions.revocation import REASON_USER, revoke_sessions
 from qsessions.signals import new_device_sign_in
@@ -50,11 +51,11 @@ _SIGNED_IN_ATTRIBUTE = "_qsessions_signed_in_user"
 
 
 def enabled() -> bool:
-    return bool(getattr(settings, "QSESSIONS_KNOWN_DEVICES", False))
+    return conf.KNOWN_DEVICES
 
 
 def email_enabled() -> bool:
-    return bool(getattr(settings, "QSESSIONS_NEW_DEVICE_EMAIL", False))
+    return conf.NEW_DEVICE_EMAIL
 
 
 def token_digest(token: str) -> str:
@@ -171,7 +172,7 @@ def send_new_device_email(request: HttpRequest, user: Any, device: KnownDevice, 
 
 def password_change_url() -> str:
     """Where "this wasn't me" leads: ``QSESSIONS_PASSWORD_CHANGE_URL``, else Django's ``password_change``."""
-    return resolve_url(getattr(settings, "QSESSIONS_PASSWORD_CHANGE_URL", None) or "password_change")
+    return resolve_url(conf.PASSWORD_CHANGE_URL or "password_change")
 
 
 @never_cache

@@ -18,7 +18,6 @@ from typing import Any, Final, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
 from django import forms
-from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME, authenticate, get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -33,6 +32,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from qsessions.conf import conf
+
 # In the session's data: when this session last proved who its user is (a POSIX timestamp, float).
 AUTHENTICATED_AT_SESSION_KEY: Final = "_qsessions_authenticated_at"
 # The code of the API's 403 answer (docs/user-sessions.md).
@@ -44,13 +45,12 @@ _View = TypeVar("_View", bound=Callable[..., HttpResponseBase | Awaitable[HttpRe
 
 def reauthentication_window() -> int | None:
     """``QSESSIONS_REAUTHENTICATION_WINDOW``: seconds an authentication counts as recent; ``None``: off."""
-    window: int | None = getattr(settings, "QSESSIONS_REAUTHENTICATION_WINDOW", None)
-    return window
+    return conf.REAUTHENTICATION_WINDOW
 
 
 def reauthentication_url() -> str:
     """Where users re-authenticate: ``QSESSIONS_REAUTHENTICATION_URL`` (a URL or URL name), else ours."""
-    configured: str | None = getattr(settings, "QSESSIONS_REAUTHENTICATION_URL", None)
+    configured = conf.REAUTHENTICATION_URL
     return resolve_url(configured) if configured else reverse("qsessions:reauthenticate")
 
 

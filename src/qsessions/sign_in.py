@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from qsessions.conf import conf
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -59,7 +60,7 @@ class SignInMethod:
 def configured_labels() -> dict[str, Any]:
     """The built-in labels, overridden and extended by ``QSESSIONS_SIGN_IN_METHODS`` (dotted path -> label)."""
     labels: dict[str, Any] = dict(DEFAULT_LABELS)
-    labels.update(getattr(settings, "QSESSIONS_SIGN_IN_METHODS", None) or {})
+    labels.update(conf.SIGN_IN_METHODS)
     return labels
 
 
