@@ -78,13 +78,8 @@ REVOKED_SESSION = "revoked"
 UNTRUSTED = "untrusted"
 
 
-def _is_time(value: object) -> bool:
-    return value is None or (type(value) is float and math.isfinite(value))
-
-
 def _is_owner(value: object) -> bool:
-    if value is None or type(value) is int or type(value) is str:
-        return True
+    """A primary key a user model can have (int, str, UUID, ...): hashable and not a bool."""
     if isinstance(value, bool):
         return False
     try:
@@ -94,8 +89,15 @@ def _is_owner(value: object) -> bool:
     return True
 
 
+# Timestamps in an entry must be finite numbers within any real date; NaN fails both comparisons.
+_TIME_LIMIT = 1e11
+
+
 def read_entry(value: object) -> Found | str:
-    """A cached value as a trusted entry, or why it is not one (MISSING, REVOKED_SESSION or UNTRUSTED)."""
+    """A cached value as a trusted entry, or why it is not one (MISSING, REVOKED_SESSION or UNTRUSTED).
+
+    Every read runs this, so the checks are written out rather than delegated.
+    """
     if value is None:
         return MISSING
     if type(value) is tuple and len(value) == 3 and value[0] == ENTRY_VERSION:
@@ -106,10 +108,13 @@ def read_entry(value: object) -> Found | str:
                 (ip is None or type(ip) is str)
                 and (user_agent is None or type(user_agent) is str)
                 and (hints is None or type(hints) is dict)
-                and _is_time(created_at)
-                and _is_time(last_activity)
-                and _is_time(expire_date)
-                and _is_owner(user_id)
+                and (created_at is None or (type(created_at) is float and -_TIME_LIMIT < created_at < _TIME_LIMIT))
+                and (
+                    last_activity is None
+                    or (type(last_activity) is float and -_TIME_LIMIT < last_activity < _TIME_LIMIT)
+                )
+                and (expire_date is None or (type(expire_date) is float and -_TIME_LIMIT < expire_date < _TIME_LIMIT))
+                and (user_id is None or type(user_id) is int or type(user_id) is str or _is_owner(user_id))
             ):
                 return Found(data, SessionRow(user_id, ip, user_agent, hints, created_at, last_activity, expire_date))
     if value == REVOKED:
@@ -118,9 +123,9 @@ def read_entry(value: object) -> Found | str:
 
 
 def _lookup_result(session_key: str, values: dict[str, Any]) -> Found | str:
-    if values.get(mark_key(session_key)) is not None:
+    if values.get(REVOKED_PREFIX + session_key) is not None:
         return REVOKED_SESSION
-    return read_entry(values.get(entry_key(session_key)))
+    return read_entry(values.get(KEY_PREFIX + session_key))
 
 
 # -- tolerant calls: a failing cache is logged and treated as empty; the database decides ---------------------
@@ -133,7 +138,7 @@ def _failed(cache: BaseCache, action: str) -> None:
 def lookup(cache: BaseCache, session_key: str) -> Found | str:
     """The session's entry, or MISSING (also when the cache fails), REVOKED_SESSION or UNTRUSTED."""
     try:
-        values = cache.get_many([entry_key(session_key), mark_key(session_key)])
+        values = cache.get_many([KEY_PREFIX + session_key, REVOKED_PREFIX + session_key])
     except Exception:
         # Invalid keys (memcached rejects some) and unreachable servers alike: read the database.
         _failed(cache, "reading from")

@@ -369,17 +369,6 @@ def merge_client_hints(stored: dict[str, str | bool] | None, sent: dict[str, str
 # -- the request's client ---------------------------------------------------------------------------------
 
 
-def _raw_headers_are_stored_as_sent() -> bool:
-    """Whether REMOTE_ADDR and User-Agent, when equal to what a session has stored, need no cleaning."""
-    return (
-        conf.IP_STORAGE == "full"
-        and conf.STORE_USER_AGENT
-        and not conf.CLIENT_HINTS
-        and not conf.TRUSTED_PROXIES
-        and conf.CLIENT_IP_RESOLVER is None
-    )
-
-
 class Client:
     """The client of one request: ``ip``, ``user_agent`` and ``client_hints`` as a store may keep them.
 
@@ -414,7 +403,7 @@ class Client:
             and user_agent is not None
             and meta.get("REMOTE_ADDR") == ip
             and meta.get("HTTP_USER_AGENT") == user_agent
-            and conf.remembered("raw_client_is_stored_form", _raw_headers_are_stored_as_sent)
+            and conf.headers_are_stored_as_sent
         )
 
 

@@ -10,6 +10,7 @@ exception each time.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, Literal
 
 from django.conf import settings as django_settings
@@ -63,13 +64,18 @@ _values: dict[str, Any] = {}
 
 def _forget_settings(**kwargs: Any) -> None:
     _values.clear()
+    conf.__dict__.clear()  # the cached properties
 
 
 setting_changed.connect(_forget_settings, dispatch_uid="qsessions.conf.forget_settings")
 
 
 class QSessionsConf:
-    """The ``QSESSIONS_*`` settings. Named ``conf`` so that it never shadows ``django.conf.settings``."""
+    """The ``QSESSIONS_*`` settings. Named ``conf`` so that it never shadows ``django.conf.settings``.
+
+    Each is computed on first access and kept as a plain attribute until the next settings change
+    (several are read on every request).
+    """
 
     def raw(self, name: str) -> Any:
         """``QSESSIONS_<name>`` as the site wrote it, or its default."""
@@ -90,7 +96,19 @@ class QSessionsConf:
         """Whether the site defines ``QSESSIONS_<name>`` itself."""
         return hasattr(django_settings, PREFIX + name)
 
-    @property
+    @cached_property
+    def headers_are_stored_as_sent(self) -> bool:
+        """Whether a request's REMOTE_ADDR and User-Agent, when equal to what a session has stored, need no
+        resolving or cleaning: full IPs, user agents kept, no client hints, no proxies, no resolver."""
+        return (
+            self.IP_STORAGE == "full"
+            and self.STORE_USER_AGENT
+            and not self.CLIENT_HINTS
+            and not self.TRUSTED_PROXIES
+            and self.CLIENT_IP_RESOLVER is None
+        )
+
+    @cached_property
     def TRUSTED_PROXIES(self) -> Sequence[str]:
         value = self.raw("TRUSTED_PROXIES")
         if isinstance(value, str):  # a lone string (checks.py reports it) is read as one entry, not as characters
@@ -99,11 +117,11 @@ class QSessionsConf:
             return ()
         return tuple(entry for entry in value if isinstance(entry, str))
 
-    @property
+    @cached_property
     def FORWARDED_HEADER(self) -> str:
         return str(self.raw("FORWARDED_HEADER"))
 
-    @property
+    @cached_property
     def CLIENT_IP_RESOLVER(self) -> Callable[[Any], str | None] | None:
         value = self.raw("CLIENT_IP_RESOLVER")
         if isinstance(value, str):
@@ -111,54 +129,54 @@ class QSessionsConf:
             return resolved
         return value  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def IP_STORAGE(self) -> IPStorage:
         return self.raw("IP_STORAGE")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def STORE_USER_AGENT(self) -> bool:
         return bool(self.raw("STORE_USER_AGENT"))
 
-    @property
+    @cached_property
     def CLIENT_HINTS(self) -> bool:
         return bool(self.raw("CLIENT_HINTS"))
 
-    @property
+    @cached_property
     def ACTIVITY_INTERVAL(self) -> int:
         return int(self.raw("ACTIVITY_INTERVAL"))
 
-    @property
+    @cached_property
     def MAX_SESSIONS_PER_USER(self) -> int | None:
         value = self.raw("MAX_SESSIONS_PER_USER")
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
 
-    @property
+    @cached_property
     def REAUTHENTICATION_WINDOW(self) -> int | None:
         value = self.raw("REAUTHENTICATION_WINDOW")
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def REAUTHENTICATION_URL(self) -> str | None:
         return self.raw("REAUTHENTICATION_URL") or None
 
-    @property
+    @cached_property
     def SIGN_IN_METHODS(self) -> dict[str, Any]:
         value = self.raw("SIGN_IN_METHODS")
         return value if isinstance(value, dict) else {}
 
-    @property
+    @cached_property
     def KNOWN_DEVICES(self) -> bool:
         return bool(self.raw("KNOWN_DEVICES"))
 
-    @property
+    @cached_property
     def NEW_DEVICE_EMAIL(self) -> bool:
         return bool(self.raw("NEW_DEVICE_EMAIL"))
 
-    @property
+    @cached_property
     def PASSWORD_CHANGE_URL(self) -> str | None:
         return self.raw("PASSWORD_CHANGE_URL") or None
 

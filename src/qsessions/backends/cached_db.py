@@ -8,6 +8,8 @@ import time
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import caches
 
 from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
@@ -30,7 +32,7 @@ class SessionStore(DatabaseStore):
         *,
         client: AnyClient | None = None,
     ) -> None:
-        self._cache = entries.session_cache()
+        self._cache = caches[settings.SESSION_CACHE_ALIAS]  # as Django's cached_db names it
         super().__init__(session_key, user_agent, ip, client_hints, client=client)
 
     @property
@@ -51,21 +53,17 @@ class SessionStore(DatabaseStore):
 
     # -- reading -----------------------------------------------------------------------------------------
 
-    def _from_cache(self, found: Found | str) -> dict[str, Any] | None:
-        """The data of a trusted entry; ``{}`` for a revoked session; ``None``: read the database."""
-        if type(found) is Found:
+    def load(self) -> dict[str, Any]:
+        key = self._get_or_create_session_key()
+        found = entries.lookup(self._cache, key)
+        if isinstance(found, Found):
             self._take_stored(found.row)
             return found.data
         if found is REVOKED_SESSION:
             return self._session_not_found(revoked=True)
-        return None
+        return self._load_from_database(key, found)
 
-    def load(self) -> dict[str, Any]:
-        key = self._get_or_create_session_key()
-        found = entries.lookup(self._cache, key)
-        data = self._from_cache(found)
-        if data is not None:
-            return data
+    def _load_from_database(self, key: str, found: str) -> dict[str, Any]:
         data = self._take_row(self._fetch_row())
         if self.row is None:
             if found is UNTRUSTED:  # an entry whose row is gone (deleted behind the cache's back)
@@ -79,9 +77,11 @@ class SessionStore(DatabaseStore):
     async def aload(self) -> dict[str, Any]:
         key = await self._aget_or_create_session_key()
         found = await entries.alookup(self._cache, key)
-        data = self._from_cache(found)
-        if data is not None:
-            return data
+        if isinstance(found, Found):
+            self._take_stored(found.row)
+            return found.data
+        if found is REVOKED_SESSION:
+            return self._session_not_found(revoked=True)
         data = self._take_row(await self._afetch_row())
         if self.row is None:
             if found is UNTRUSTED:
@@ -95,7 +95,7 @@ class SessionStore(DatabaseStore):
     def exists(self, session_key: str) -> bool:
         if session_key:
             found = entries.lookup(self._cache, session_key)
-            if type(found) is Found:
+            if isinstance(found, Found):
                 return True
             if found is REVOKED_SESSION:
                 return False
@@ -104,7 +104,7 @@ class SessionStore(DatabaseStore):
     async def aexists(self, session_key: str) -> bool:
         if session_key:
             found = await entries.alookup(self._cache, session_key)
-            if type(found) is Found:
+            if isinstance(found, Found):
                 return True
             if found is REVOKED_SESSION:
                 return False

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
@@ -46,6 +47,61 @@ ROW_COLUMNS = (
 # Session keys are drawn from VALID_KEY_CHARS; the column holds 40 characters. Anything else in a cookie
 # (a NUL byte, 10 KB) is no session, decided before any query.
 MAX_KEY_LENGTH = 40
+
+
+class RowSelect:
+    """The one query of a session read: ``SELECT <ROW_COLUMNS> FROM qsessions_session WHERE session_key = %s
+    AND expire_date > %s``, prepared once per database.
+
+    A read runs it on every request that uses its session, and building it with the ORM each time costs
+    more than running it; so the SQL is written once from the model's metadata and the database's own
+    quoting, and each value goes through the same converters the ORM applies (the fields' and the
+    database backend's), so the row reads exactly as ``values_list(*ROW_COLUMNS)`` would read it.
+    """
+
+    _prepared: ClassVar[dict[str, RowSelect]] = {}
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        connection = connections[alias]
+        meta = Session._meta
+        quote = connection.ops.quote_name
+        self.expire_field = meta.get_field("expire_date")
+        columns = [cast("Field[Any, Any]", meta.get_field(name)).get_col(meta.db_table) for name in ROW_COLUMNS]
+        limit = connection.ops.limit_offset_sql(0, 1)
+        # Names from the model, quoted by the database backend; the values are parameters.
+        self.sql = (
+            f"SELECT {', '.join(quote(col.target.column) for col in columns)} FROM {quote(meta.db_table)}"  # noqa: S608
+            f" WHERE {quote(meta.pk.column)} = %s AND {quote(self.expire_field.column)} > %s {limit}"
+        )
+        self.converters = [
+            (index, col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+            for index, col in enumerate(columns)
+        ]
+        self.converters = [entry for entry in self.converters if entry[2]]
+
+    @classmethod
+    def for_database(cls, alias: str) -> RowSelect:
+        prepared = cls._prepared.get(alias)
+        if prepared is None:
+            prepared = cls._prepared[alias] = cls(alias)
+        return prepared
+
+    def fetch(self, session_key: str, now: datetime.datetime) -> tuple[Any, ...] | None:
+        connection = connections[self.alias]
+        expire_after = self.expire_field.get_db_prep_value(now, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [session_key, expire_after])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        for index, col, converters in self.converters:
+            value = values[index]
+            for converter in converters:
+                value = converter(value, col, connection)
+            values[index] = value
+        return tuple(values)
 
 
 def _timestamp(value: datetime.datetime | None) -> float | None:
@@ -125,12 +181,6 @@ class SessionStore(DjangoDatabaseStore):
             hints = merge_client_hints(hints, client.client_hints)
         return ip, user_agent, hints
 
-    def _client_differs(self, row: SessionRow) -> bool:
-        client = self.client
-        if client is not None and row.client_hints is None and client.sends(row.ip, row.user_agent):
-            return False  # the request sends exactly what is stored: nothing to parse
-        return self._client_to_store() != (row.ip, row.user_agent, row.client_hints)
-
     @property
     def ip(self) -> str | None:
         """The IP address this session stores (or will store on its next write)."""
@@ -153,24 +203,15 @@ class SessionStore(DjangoDatabaseStore):
         data.pop(USER_AGENT_SESSION_KEY, None)
         return data
 
-    def _row_query(self) -> Any:
-        return (
-            self.model._base_manager.filter(session_key=self.session_key, expire_date__gt=timezone.now())
-            .values_list(*ROW_COLUMNS)
-            .order_by()[:1]
-        )
-
     def _fetch_row(self) -> tuple[Any, ...] | None:
+        """The live row of this session (``ROW_COLUMNS``), or ``None``."""
         if self.session_key is None:
             return None
-        rows = list(self._row_query())
-        return rows[0] if rows else None
+        return RowSelect.for_database(router.db_for_read(self.model)).fetch(self.session_key, timezone.now())
 
     async def _afetch_row(self) -> tuple[Any, ...] | None:
-        if self.session_key is None:
-            return None
-        rows = [row async for row in self._row_query()]
-        return rows[0] if rows else None
+        # Django's async ORM runs its queries in this same thread-sensitive way.
+        return await sync_to_async(self._fetch_row)()
 
     def _take_row(self, values: tuple[Any, ...] | None) -> dict[str, Any]:
         """The session data of a row read from the database (``None``: there is no such session)."""
@@ -202,7 +243,10 @@ class SessionStore(DjangoDatabaseStore):
     def _take_stored(self, row: SessionRow) -> None:
         """Take in what the stored row says; a client other than the stored one makes the session modified."""
         self.row = row
-        if self._client_differs(row):
+        client = self.client
+        if client is not None and row.client_hints is None and client.sends(row.ip, row.user_agent):
+            return  # the request sends exactly what is stored: nothing to parse
+        if self._client_to_store() != (row.ip, row.user_agent, row.client_hints):
             self.modified = True
 
     def load(self) -> dict[str, Any]:
