@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv messages demo test test-main test-contract test-install test-matrix lint format clean bench bench-full
+.PHONY: venv messages demo docs test test-main test-contract test-install test-matrix lint format clean bench bench-full
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
@@ -82,6 +82,20 @@ bench:
 bench-full:
 	$(PYTHON) benchmarks/run.py --full
 
+## make docs: the documentation site (MkDocs, mkdocs.yml) into .cache/site, every warning an error. A
+## virtualenv of its own with the `docs` dependency group only (pyproject.toml).
+DOCS_VENV ?= .venv-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed
+
+$(DOCS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --group docs
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -92,4 +106,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) .nox .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3
+	rm -rf $(VENV) $(DEMO_VENV) $(DOCS_VENV) .nox .cache .mypy_cache .ruff_cache .pytest_cache example/db.sqlite3

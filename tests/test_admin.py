@@ -8,6 +8,7 @@ import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.urls import reverse
 
 from qsessions.admin import SessionAdmin
 from qsessions.models import Session
@@ -352,7 +353,9 @@ def test_change_url_built_with_the_session_key_opens_the_session(admin_client: C
     assert "203.0.113.7" in body
     assert "FOO" in body  # decoded data, for a superuser
     assert key not in body  # the page itself (its links and forms) uses the public id
-    assert response["Referrer-Policy"] == "no-referrer"
+    # A URL written by hand with the key still opens the page, which then leaks no referrer.
+    by_hand = admin_client.get(f"/admin/qsessions/session/{key}/change/")
+    assert by_hand.status_code == 200 and by_hand["Referrer-Policy"] == "no-referrer"
 
 
 def test_unknown_key_answers_like_an_unknown_public_id(admin_client: Client) -> None:
@@ -551,3 +554,46 @@ def test_django_qsessions_2x_admin_smoke_test_still_passes(admin_client: Client)
     assert "Chrome 70.0.3538" in response.content.decode()  # 2.x's device text, kept as the tooltip
     response = admin_client.get(f"{CHANGELIST}{session_key_of(admin_client)}/change/")
     assert "FOO" in response.content.decode()
+
+
+# -- deleting a user who has sessions ------------------------------------------------------------------------
+
+
+def test_reversing_the_change_url_with_a_key_never_puts_the_key_in_the_url(engine: str) -> None:
+    make_user()
+    key = session_key_of(signed_in_client())
+    url = reverse("admin:qsessions_session_change", args=[key])
+    assert key not in url
+    assert url == reverse("admin:qsessions_session_change", args=[Session.objects.get().public_id])
+
+
+def test_a_superuser_can_delete_a_user_who_has_sessions(admin_client: Client) -> None:
+    """Django's confirmation page lists the user's sessions: by public id, with links by public id."""
+    alice = make_user()
+    victim = signed_in_client()
+    key = session_key_of(victim)
+    public_id = Session.objects.get(pk=key).public_id
+    page = admin_client.get(reverse("admin:auth_user_delete", args=[alice.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "permission" not in body.lower()  # no "your account doesn't have permission to delete" refusal
+    assert key not in body
+    assert public_id in body
+    response = admin_client.post(reverse("admin:auth_user_delete", args=[alice.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Session.objects.filter(pk=key).exists()
+    assert victim.get("/read/").json()["user"] is None
+
+
+def test_staff_without_the_session_permission_cannot_delete_a_user_who_has_sessions(engine: str) -> None:
+    alice = make_user()
+    signed_in_client()
+    staff = make_user("staff", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["delete_user", "view_user", "change_user"]))
+    client = Client()
+    client.login(username="staff", password="pw")
+    page = client.get(reverse("admin:auth_user_delete", args=[alice.pk]))
+    assert page.status_code == 200
+    assert "session" in page.content.decode().lower()  # Django names what may not be deleted
+    client.post(reverse("admin:auth_user_delete", args=[alice.pk]), {"post": "yes"})
+    assert Session.objects.filter(user=alice).exists()

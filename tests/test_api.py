@@ -12,7 +12,6 @@ from django.test import AsyncClient, Client
 from django.utils import timezone
 
 from qsessions.models import Session
-from qsessions.views import device_name
 from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, SAFARI_MAC, make_user, session_of, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +69,7 @@ def test_list_schema(engine: str) -> None:
     assert sessions[1] == {
         "id": row.public_id,
         "current": False,
-        "device": device_name(row),
+        "device": row.device_name,
         "user_agent": CHROME_ANDROID,
         "ip": "203.0.113.9",
         "location": None,
@@ -110,7 +109,7 @@ def test_wrong_methods_get_405(engine: str) -> None:
         ("delete", API, "GET"),
         ("get", f"{API}revoke-others/", "POST"),
         ("put", f"{API}{own}/", "GET, DELETE"),
-        ("get", f"{API}{own}/revoke/", "POST"),
+        ("post", f"{API}{own}/", "GET, DELETE"),
     ):
         response = getattr(client, method)(url)
         assert_error(response, 405, "method_not_allowed")
@@ -118,19 +117,26 @@ def test_wrong_methods_get_405(engine: str) -> None:
     assert is_signed_in(client)
 
 
-def test_revoke_one_by_post_and_by_delete(engine: str) -> None:
+def test_revoke_one_by_delete(engine: str) -> None:
     make_user()
     laptop = signed_in("alice", enforce_csrf_checks=True)
     phone = signed_in("alice", CHROME_ANDROID)
     tablet = signed_in("alice", SAFARI_MAC)
     token = csrf_token(laptop)
-    response = laptop.post(f"{API}{session_of(phone).public_id}/revoke/", HTTP_X_CSRFTOKEN=token)
-    assert response.json() == {"revoked": 1, "signed_out": False}
-    assert not is_signed_in(phone)
     response = laptop.delete(f"{API}{session_of(tablet).public_id}/", HTTP_X_CSRFTOKEN=token)
     assert response.json() == {"revoked": 1, "signed_out": False}
     assert not is_signed_in(tablet)
+    assert is_signed_in(phone)
     assert is_signed_in(laptop)
+
+
+def test_one_revoke_endpoint(engine: str) -> None:
+    """DELETE on the session revokes it; there is no second URL for the same thing."""
+    make_user()
+    laptop = signed_in("alice")
+    phone = signed_in("alice", CHROME_ANDROID)
+    assert laptop.post(f"{API}{session_of(phone).public_id}/revoke/").status_code == 404
+    assert is_signed_in(phone)
 
 
 def test_csrf_failures_get_403_in_json(engine: str) -> None:
@@ -139,7 +145,6 @@ def test_csrf_failures_get_403_in_json(engine: str) -> None:
     phone = signed_in("alice", CHROME_ANDROID)
     target = session_of(phone).public_id
     csrf_token(laptop)
-    assert_error(laptop.post(f"{API}{target}/revoke/"), 403, "csrf_failed")
     assert_error(laptop.delete(f"{API}{target}/"), 403, "csrf_failed")
     assert_error(laptop.post(f"{API}revoke-others/", HTTP_X_CSRFTOKEN="x" * 32), 403, "csrf_failed")
     assert_error(
@@ -177,19 +182,16 @@ def test_revoke_all_others(engine: str) -> None:
     assert [s["current"] for s in laptop.get(API).json()["sessions"]] == [True]
 
 
-@pytest.mark.parametrize("suffix", ["", "revoke/"])
-def test_another_users_session_is_404_like_a_missing_one(engine: str, suffix: str) -> None:
+def test_another_users_session_is_404_like_a_missing_one(engine: str) -> None:
     make_user("alice")
     make_user("bob")
     alice = signed_in("alice")
     bob = signed_in("bob")
-    method = alice.post if suffix else alice.delete
-    missing = method(f"{API}{'0' * 32}/{suffix}")
-    theirs = method(f"{API}{session_of(bob).public_id}/{suffix}")
+    missing = alice.delete(f"{API}{'0' * 32}/")
+    theirs = alice.delete(f"{API}{session_of(bob).public_id}/")
     assert_error(theirs, 404, "not_found")
     assert theirs.content == missing.content
-    if not suffix:
-        assert alice.get(f"{API}{session_of(bob).public_id}/").content == alice.get(f"{API}{'0' * 32}/").content
+    assert alice.get(f"{API}{session_of(bob).public_id}/").content == alice.get(f"{API}{'0' * 32}/").content
     assert is_signed_in(bob)
 
 
@@ -223,7 +225,7 @@ def test_no_session_key_in_json_urls_or_logs(engine: str, caplog: pytest.LogCapt
     keys = {c.cookies["sessionid"].value for c in (laptop, phone, tablet)}
     responses = [laptop.get(API)]
     responses += [laptop.get(f"{API}{s['id']}/") for s in responses[0].json()["sessions"]]
-    responses.append(laptop.post(f"{API}{session_of(phone).public_id}/revoke/"))
+    responses.append(laptop.delete(f"{API}{session_of(phone).public_id}/"))
     responses.append(laptop.post(f"{API}revoke-others/"))
     responses.append(laptop.get(f"{API}{'0' * 32}/"))
     responses.append(laptop.delete(f"{API}{session_of(laptop).public_id}/"))
@@ -251,13 +253,12 @@ def test_csrf_is_checked_without_the_csrf_middleware(engine: str, settings: Any)
     phone = signed_in("alice", CHROME_ANDROID)
     tablet = signed_in("alice", SAFARI_MAC)
     target = session_of(phone).public_id
-    assert_error(laptop.post(f"{API}{target}/revoke/"), 403, "csrf_failed")
     assert_error(laptop.delete(f"{API}{target}/"), 403, "csrf_failed")
     assert_error(laptop.post(f"{API}revoke-others/", HTTP_X_CSRFTOKEN="x" * 32), 403, "csrf_failed")
     assert is_signed_in(phone)
     assert is_signed_in(tablet)
     token = csrf_token(laptop)  # the sessions page sets the cookie itself
-    response = laptop.post(f"{API}{target}/revoke/", HTTP_X_CSRFTOKEN=token)
+    response = laptop.delete(f"{API}{target}/", HTTP_X_CSRFTOKEN=token)
     assert response.json() == {"revoked": 1, "signed_out": False}
     assert not is_signed_in(phone)
     assert is_signed_in(tablet)
@@ -275,15 +276,14 @@ def test_a_csrf_failure_is_logged_with_its_reason(engine: str, caplog: pytest.Lo
 def test_no_answer_may_be_cached(engine: str) -> None:
     make_user()
     laptop = signed_in("alice")
-    phone = signed_in("alice", CHROME_ANDROID)
-    tablet = signed_in("alice", SAFARI_MAC)
+    phone = session_of(signed_in("alice", CHROME_ANDROID)).public_id
     answers = {
         "list": laptop.get(API),
-        "detail": laptop.get(f"{API}{session_of(phone).public_id}/"),
+        "detail": laptop.get(f"{API}{phone}/"),
         "not found": laptop.get(f"{API}0123456789abcdef0123456789abcdef/"),
         "wrong method": laptop.put(API),
-        "revoke by POST": laptop.post(f"{API}{session_of(phone).public_id}/revoke/"),
-        "revoke by DELETE": laptop.delete(f"{API}{session_of(tablet).public_id}/"),
+        "revoke": laptop.delete(f"{API}{phone}/"),
+        "revoke (missing)": laptop.delete(f"{API}{phone}/"),
         "revoke others": laptop.post(f"{API}revoke-others/"),
         "anonymous": Client().get(API),
     }

@@ -36,11 +36,7 @@ def ids(messages: Sequence[CheckMessage]) -> list[str]:
 
 
 def all_upgrade_checks() -> list[str]:
-    return ids(
-        checks.check_switched_from_django_sessions()
-        + checks.check_cached_db_cache()
-        + checks.check_session_serializer()
-    )
+    return ids(checks.check_switched_from_django_sessions() + checks.check_cached_db_cache())
 
 
 def test_the_test_settings_are_clean() -> None:
@@ -96,46 +92,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         },
         "qsessions.W034",
     ),
-    (
-        "a serializer that cannot be imported",
-        {"SESSION_SERIALIZER": "myproject.serializers.Missing"},
-        "qsessions.E035",
-    ),
-    (
-        "a serializer that does not round-trip the auth keys",
-        {"SESSION_SERIALIZER": "tests.test_checks_upgrade.LossySerializer"},
-        "qsessions.E035",
-    ),
-    (
-        "a pickle serializer",
-        {"SESSION_SERIALIZER": "tests.test_checks_upgrade.PickleSerializer"},
-        "qsessions.W035",
-    ),
 ]
-
-
-class LossySerializer:
-    """Keeps only the keys, as a careless custom serializer might."""
-
-    def dumps(self, obj: Any) -> bytes:
-        return ",".join(obj).encode()
-
-    def loads(self, data: bytes) -> Any:
-        return dict.fromkeys(data.decode().split(","), "")
-
-
-class PickleSerializer:
-    """What Django 4.x's PickleSerializer was (it round-trips, and it is unsafe)."""
-
-    def dumps(self, obj: Any) -> bytes:
-        import pickle
-
-        return pickle.dumps(obj)
-
-    def loads(self, data: bytes) -> Any:
-        import pickle
-
-        return pickle.loads(data)
 
 
 @pytest.mark.parametrize(("case", "overrides", "expected"), CASES, ids=[case for case, _, _ in CASES])

@@ -315,9 +315,7 @@ class Site:
         yield "new-device e-mail", subject + "\n" + body.replace("\n", "<br>")
 
     def device_name(self) -> str:
-        from qsessions.known_devices import device_name
-
-        return device_name(CHROME_ANDROID)
+        return self.device.device_name
 
     def untranslated(self, english: list[str], translated: list[str], language: str, *, admin: bool) -> list[str]:
         allowed = same_on_purpose(language)

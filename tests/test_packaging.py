@@ -22,7 +22,7 @@ else:  # Python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-USER_EXTRAS = {"geoip2", "redis", "speedups"}
+USER_EXTRAS = {"geoip2", "redis", "speedups", "drf", "ninja"}
 LANGUAGES = ["de", "es", "fa", "fr", "it", "nl", "pl", "pt_BR", "ru", "zh_Hans"]
 
 

@@ -204,7 +204,6 @@ def test_the_api_answers_403_with_a_code_until_the_user_reauthenticates(engine: 
     phone_id = session_of(phone).public_id
     for response in (
         laptop.post(f"{API}revoke-others/"),
-        laptop.post(f"{API}{phone_id}/revoke/"),
         laptop.delete(f"{API}{phone_id}/"),
     ):
         assert response.status_code == 403

@@ -28,7 +28,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Va
 from django.forms import CheckboxInput
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, register_converter, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -54,16 +54,10 @@ def isolate(text: str) -> str:
     return f"{FSI}{text}{PDI}"
 
 
-def device_name(session: Session) -> str:
-    """The device as the "Your sessions" pages name it ("Chrome 131 on Windows"), ``""`` when unknown."""
-    description = session.device_description
-    return description.name if description is not None else ""
-
-
 def describe(session: Session) -> str:
     """A plain-text label for a session, used where Django would print the object (its key)."""
     owner = str(session.user) if session.user_id else _("anonymous")
-    device = device_name(session) or _("unknown device")
+    device = session.device_name or _("unknown device")
     return f"{isolate(str(owner))} · {isolate(str(device))} · {session.ip or '-'}"
 
 
@@ -134,6 +128,24 @@ class SessionChangeList(ChangeList):
         ]
 
 
+class SessionIdConverter:
+    """The id of a session in admin URLs: its public id. ``reverse()`` given a session key (as Django's
+    "delete this user" page and code written for django-qsessions 2.x do) builds the URL with the key's
+    public id instead, so the key never appears in a URL."""
+
+    regex = "[^/]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: object) -> str:
+        text = str(value)
+        return text if looks_like_public_id(text) else make_public_id(text)
+
+
+register_converter(SessionIdConverter, "qsessions_id")
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # Few, compact columns so that the list fits a 1280 px screen; the detail page has every field.
@@ -191,7 +203,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("device"))
     def device_column(self, obj: Session) -> str:
-        name = device_name(obj)
+        name = obj.device_name
         badge = (
             format_html(' <strong class="qsessions-badge">{}</strong>', _("This session"))
             if getattr(obj, "is_current", False)
@@ -272,7 +284,22 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
-        return False  # Django's delete pages print the object and skip revocation: revoke instead.
+        # This admin's delete page is the revocation (delete_view), and its delete_selected action is not
+        # offered (get_actions). The permission itself is what deleting a *user* needs: Django's page for it
+        # lists the user's sessions, by public id (SessionIdConverter, Session.__str__), and the CASCADE
+        # removes them through the same eviction as any revocation.
+        return self.has_revoke_permission(request)
+
+    def get_urls(self) -> list[URLPattern]:
+        # Django's own patterns, with the object id read and written by SessionIdConverter.
+        urls = []
+        for pattern in super().get_urls():
+            route = str(pattern.pattern)
+            if "<path:object_id>" in route:
+                route = route.replace("<path:object_id>", "<qsessions_id:object_id>")
+                pattern = path(route, pattern.callback, name=cast(str, pattern.name))  # None stays None
+            urls.append(pattern)
+        return urls
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
@@ -299,7 +326,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Are you sure?"),
-            "sessions": [(session, device_name(session)) for session in sessions],
+            "sessions": [(session, session.device_name) for session in sessions],
             "count": count,
             "more": count - len(sessions),
             "select_across": select_across,
@@ -369,7 +396,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         revoke_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_delete", args=[session.public_id])
         fields = [
             (_("user"), format_html("<bdi>{}</bdi>", session.user) if session.user_id else "-"),
-            (_("device"), format_html("<bdi>{}</bdi>", device_name(session)) if session.user_agent else "-"),
+            (_("device"), format_html("<bdi>{}</bdi>", session.device_name) if session.user_agent else "-"),
             (_("user agent"), format_html("<bdi>{}</bdi>", session.user_agent) if session.user_agent else "-"),
             (_("IP"), session.ip or "-"),
             (_("location"), format_html("<bdi>{}</bdi>", session.location) if session.location else "-"),
@@ -422,7 +449,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Are you sure?"),
             "session": session,
             "subtitle": describe(session),
-            "device": device_name(session),
+            "device": session.device_name,
             "is_current": getattr(session, "is_current", False),
             "change_url": self._with_preserved_filters(request, change_url),
             "changelist_url": changelist_url,

@@ -229,8 +229,6 @@ def _check_client_ip_resolver() -> list[CheckMessage]:
 
 DJANGO_MIDDLEWARE_PATH = "django.contrib.sessions.middleware.SessionMiddleware"
 DJANGO_TABLE_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
-# Samples of what django.contrib.auth.login() and qsessions put into session data.
-_AUTH_SHAPED_DATA = {"_auth_user_id": "1", "_auth_user_backend": "path.Backend", "_auth_user_hash": "0f" * 32}
 
 
 def _installed(app: str) -> bool:
@@ -327,37 +325,6 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 "request reads the database, as with qsessions.backends.db.",
                 hint='Use a real cache for SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.db".',
                 id="qsessions.W034",
-            )
-        ]
-    return []
-
-
-@register(Tags.security)
-def check_session_serializer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The serializer must round-trip what auth and qsessions read back from the data; pickle is unsafe."""
-    path = getattr(settings, "SESSION_SERIALIZER", "django.core.signing.JSONSerializer")
-    try:
-        serializer = import_string(path)()
-        round_trip = serializer.loads(serializer.dumps(_AUTH_SHAPED_DATA))
-    except Exception as exc:
-        round_trip = exc
-    if round_trip != _AUTH_SHAPED_DATA:
-        return [
-            Error(
-                f"SESSION_SERIALIZER {path!r} does not turn a session's data back into the same dict of strings "
-                f"({round_trip!r}): sign-in and the session's owner cannot be read back.",
-                hint='Use the default, SESSION_SERIALIZER = "django.core.signing.JSONSerializer".',
-                id="qsessions.E035",
-            )
-        ]
-    if "pickle" in path.lower():
-        return [
-            Warning(
-                f"SESSION_SERIALIZER {path!r} looks pickle-based: anyone who learns SECRET_KEY can run code on "
-                "the server by sending a crafted session (Django removed its PickleSerializer for this reason).",
-                hint='Use SESSION_SERIALIZER = "django.core.signing.JSONSerializer" and keep only JSON values '
-                "in sessions.",
-                id="qsessions.W035",
             )
         ]
     return []

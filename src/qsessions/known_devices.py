@@ -34,7 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from qsessions import devices, geo
+from qsessions import geo
 from qsessions.conf import conf
 from qsessions.models import KnownDevice, Session, make_public_id
 from qsessions.revocation import REASON_USER, revoke_sessions
@@ -143,8 +143,8 @@ def _read_not_me_token(token: str) -> tuple[KnownDevice, str] | None:
     return (device, payload["s"]) if device is not None else None
 
 
-def device_name(user_agent: str | None) -> str:
-    return devices.describe_device(user_agent).name if user_agent else _("an unknown device")
+def _device_name(device: KnownDevice) -> str:
+    return device.device_name or _("an unknown device")
 
 
 def send_new_device_email(request: HttpRequest, user: Any, device: KnownDevice, session_public_id: str) -> bool:
@@ -157,7 +157,7 @@ def send_new_device_email(request: HttpRequest, user: Any, device: KnownDevice, 
     link = request.build_absolute_uri(reverse("qsessions:not_me", args=[not_me_token(device, session_public_id)]))
     context = {
         "user": user,
-        "device": device_name(device.user_agent),
+        "device": _device_name(device),
         "location": geo.format_location(geo.location_info(device.ip)),
         "ip": device.ip,
         "time": device.last_sign_in_at,
@@ -185,7 +185,7 @@ def not_me(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "qsessions/not_me.html", {"invalid": True}, status=404)
     device, public_id = found
     if request.method == "GET":
-        context = {"device": device_name(device.user_agent), "time": device.last_sign_in_at, "invalid": False}
+        context = {"device": _device_name(device), "time": device.last_sign_in_at, "invalid": False}
         return render(request, "qsessions/not_me.html", context)
     revoke_sessions(Session.objects.filter(user=device.user_id, public_id=public_id), REASON_USER, request)
     device.delete()  # its token is spent with it: the link works once
@@ -211,7 +211,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     entries = [
         {
             "device": known_device,
-            "name": device_name(known_device.user_agent),
+            "name": _device_name(known_device),
             "location": geo.format_location(geo.location_info(known_device.ip)),
             "current": known_device.token_digest == current,
         }

@@ -226,6 +226,12 @@ class Session(AbstractBaseSession):
         hints = self.client_hints if isinstance(self.client_hints, dict) else None
         return devices.describe_device(self.user_agent, hints)
 
+    @property
+    def device_name(self) -> str:
+        """The device as people read it ("Chrome 118 on Android"), ``""`` when unknown: pages, API, admin."""
+        description = self.device_description
+        return description.name if description is not None else ""
+
     @cached_property
     def location_info(self) -> dict[str, Any] | None:
         return geo.location_info(self.ip)
@@ -260,3 +266,8 @@ class KnownDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.user_agent or '-'}"
+
+    @property
+    def device_name(self) -> str:
+        """The device as people read it, like :attr:`Session.device_name`; ``""`` when unknown."""
+        return devices.describe_device(self.user_agent).name if self.user_agent else ""

@@ -100,12 +100,15 @@ async def arecently_authenticated(request: HttpRequest) -> bool:
 
 def reauthentication_response(request: HttpRequest, *, json: bool = False) -> HttpResponse:
     """What a request that needs a recent authentication gets without one."""
-    url = reauthentication_url()
     if json:
-        detail = _("Confirm your password to continue.")
-        body = {"error": {"code": ERROR_CODE, "detail": detail, "reauthenticate_url": url}}
-        return JsonResponse(body, status=403)
-    return redirect_to_login(request.get_full_path(), url, REDIRECT_FIELD_NAME)
+        return JsonResponse(reauthentication_error(), status=403)
+    return redirect_to_login(request.get_full_path(), reauthentication_url(), REDIRECT_FIELD_NAME)
+
+
+def reauthentication_error() -> dict[str, Any]:
+    """The body of an API's 403 answer when a recent authentication is needed."""
+    detail = _("Confirm your password to continue.")
+    return {"error": {"code": ERROR_CODE, "detail": detail, "reauthenticate_url": reauthentication_url()}}
 
 
 @overload

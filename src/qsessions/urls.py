@@ -19,5 +19,4 @@ urlpatterns = [
     path("api/sessions/", views.api_session_list, name="api_list"),
     path("api/sessions/revoke-others/", views.api_revoke_other_sessions, name="api_revoke_others"),
     path("api/sessions/<str:public_id>/", views.api_session_detail, name="api_detail"),
-    path("api/sessions/<str:public_id>/revoke/", views.api_revoke_session, name="api_revoke"),
 ]

@@ -36,20 +36,9 @@ from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 from qsessions.sign_in import SignInMethod, session_sign_in_method
 
-# What qsessions.models.make_public_id() returns.
-
 FSI, RLI, PDI = "\u2068", "\u2067", "\u2069"  # first-strong and right-to-left isolates, and their end
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
-
-
-def device_name(session: Session) -> str:
-    """The human name of the device a session runs on, ``""`` when unknown.
-
-    The one place pages and API name a device ("Chrome 118 on Android", "Safari 17 on iPhone").
-    """
-    description = session.device_description
-    return description.name if description is not None else ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +67,7 @@ def _own_sessions(request: HttpRequest) -> SessionQuerySet:
 
 
 def _entry(request: HttpRequest, session: Session) -> SessionEntry:
-    return SessionEntry(session, session.session_key == request.session.session_key, device_name(session))
+    return SessionEntry(session, session.session_key == request.session.session_key, session.device_name)
 
 
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
@@ -89,7 +78,7 @@ def session_entries(request: HttpRequest) -> list[SessionEntry]:
     return [_entry(request, session) for session in sessions]
 
 
-def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
+def own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
     if not looks_like_public_id(public_id):
         return None
@@ -97,7 +86,7 @@ def _own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     return _entry(request, session) if session is not None else None
 
 
-def _revoke(request: HttpRequest, entry: SessionEntry) -> bool:
+def revoke_own(request: HttpRequest, entry: SessionEntry) -> bool:
     """Revoke one of the user's sessions; revoking the current one signs the user out. True if it was."""
     revoke(entry.session, REASON_USER, request)
     if entry.current:
@@ -105,7 +94,7 @@ def _revoke(request: HttpRequest, entry: SessionEntry) -> bool:
     return entry.current
 
 
-def _revoke_others(request: HttpRequest) -> int:
+def revoke_others(request: HttpRequest) -> int:
     return revoke_all(request.user, REASON_OTHER_SESSIONS, keep=request.session.session_key, request=request)
 
 
@@ -130,12 +119,12 @@ def session_list(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def revoke_session(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET asks for confirmation; POST signs the session out."""
-    entry = _own_session(request, public_id)
+    entry = own_session(request, public_id)
     if entry is None:
         raise Http404(_("No such session."))
     if request.method == "GET":
         return render(request, "qsessions/revoke_confirm.html", {"entry": entry})
-    if _revoke(request, entry):
+    if revoke_own(request, entry):
         return redirect(resolve_url(settings.LOGIN_URL))
     messages.success(
         request, _("The session on %(device)s was signed out.") % {"device": _device_label(entry)}, fail_silently=True
@@ -153,7 +142,7 @@ def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         others = sum(1 for entry in session_entries(request) if not entry.current)
         return render(request, "qsessions/revoke_others_confirm.html", {"count": others})
-    count = _revoke_others(request)
+    count = revoke_others(request)
     message = ngettext("%(count)d other session was signed out.", "%(count)d other sessions were signed out.", count)
     messages.success(request, message % {"count": count}, fail_silently=True)
     return redirect("qsessions:list")
@@ -172,8 +161,27 @@ def _device_label(entry: SessionEntry) -> str:
 # -- JSON API ----------------------------------------------------------------------------------------------
 
 
-def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+def api_error(code: str, allow: list[str] | None = None) -> JsonResponse:
+    """The API's answer for an error ``code`` (docs/user-sessions.md); ``allow``: the methods a 405 lists."""
+    status, body = api_error_body(code)
+    response = JsonResponse(body, status=status)
+    if allow is not None:
+        response["Allow"] = ", ".join(allow)
+    return response
+
+
+def api_error_body(code: str) -> tuple[int, dict[str, Any]]:
+    """The status and the JSON body of an error ``code``: ``contrib.rest_framework`` answers with them too."""
+    status, detail = {
+        "method_not_allowed": (405, _("Method not allowed.")),
+        "not_authenticated": (401, _("Sign in to manage your sessions.")),
+        "csrf_failed": (
+            403,
+            _("CSRF verification failed: send the token of the csrftoken cookie in the X-CSRFToken header."),
+        ),
+        "not_found": (404, _("No such session.")),
+    }[code]
+    return status, {"error": {"code": code, "detail": detail}}
 
 
 def api_endpoint(methods: list[str]) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
@@ -190,11 +198,9 @@ def api_endpoint(methods: list[str]) -> Callable[[Callable[..., HttpResponseBase
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
-                response = _error(405, "method_not_allowed", _("Method not allowed."))
-                response["Allow"] = ", ".join(methods)
-                return response
+                return api_error("method_not_allowed", allow=methods)
             if not request.user.is_authenticated:
-                return _error(401, "not_authenticated", _("Sign in to manage your sessions."))
+                return api_error("not_authenticated")
             reached = False
 
             @csrf_protect
@@ -204,13 +210,7 @@ def api_endpoint(methods: list[str]) -> Callable[[Callable[..., HttpResponseBase
                 return view(request, *args, **kwargs)
 
             answer = checked(request, *args, **kwargs)
-            if not reached:
-                return _error(
-                    403,
-                    "csrf_failed",
-                    _("CSRF verification failed: send the token of the csrftoken cookie in the X-CSRFToken header."),
-                )
-            return answer
+            return answer if reached else api_error("csrf_failed")
 
         return wrapper
 
@@ -239,10 +239,6 @@ def session_json(entry: SessionEntry) -> dict[str, Any]:
     }
 
 
-def _not_found() -> JsonResponse:
-    return _error(404, "not_found", _("No such session."))
-
-
 @api_endpoint(["GET"])
 def api_session_list(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"sessions": [session_json(entry) for entry in session_entries(request)]})
@@ -252,24 +248,15 @@ def api_session_list(request: HttpRequest) -> HttpResponseBase:
 @reauthentication_required(json=True, methods=["DELETE"])
 def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase:
     """GET one session; DELETE revokes it."""
-    entry = _own_session(request, public_id)
+    entry = own_session(request, public_id)
     if entry is None:
-        return _not_found()
+        return api_error("not_found")
     if request.method == "GET":
         return JsonResponse(session_json(entry))
-    return JsonResponse({"revoked": 1, "signed_out": _revoke(request, entry)})
-
-
-@api_endpoint(["POST"])
-@reauthentication_required(json=True)
-def api_revoke_session(request: HttpRequest, public_id: str) -> HttpResponseBase:
-    entry = _own_session(request, public_id)
-    if entry is None:
-        return _not_found()
-    return JsonResponse({"revoked": 1, "signed_out": _revoke(request, entry)})
+    return JsonResponse({"revoked": 1, "signed_out": revoke_own(request, entry)})
 
 
 @api_endpoint(["POST"])
 @reauthentication_required(json=True)
 def api_revoke_other_sessions(request: HttpRequest) -> HttpResponseBase:
-    return JsonResponse({"revoked": _revoke_others(request), "signed_out": False})
+    return JsonResponse({"revoked": revoke_others(request), "signed_out": False})

@@ -58,31 +58,19 @@ class DownloadError(Exception):
         self.fatal = fatal  # the same failure would repeat for every edition (bad credentials, rate limit)
 
 
-class NoCredentialsOnRedirect(urllib.request.HTTPRedirectHandler):
-    """Follow MaxMind's redirect to its storage host without the Authorization header.
+class HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, refusing one from HTTPS down to plain HTTP.
 
-    urllib already leaves headers added with ``add_unredirected_header`` behind; this handler makes sure
-    of it whatever way the header was added, and refuses a redirect from HTTPS down to plain HTTP.
+    The credentials never follow a redirect: they are an unredirected header (:func:`download_request`),
+    which urllib leaves on the first request.
     """
 
     def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: http.client.HTTPMessage,
-        newurl: str,
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Any, newurl: str
     ) -> urllib.request.Request | None:
         if req.type == "https" and urllib.parse.urlsplit(newurl).scheme != "https":
             raise DownloadError("MaxMind redirected the download to a non-HTTPS address; refusing to follow it.")
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None:
-            for name in list(new.headers):
-                if name.lower() in ("authorization", "cookie"):
-                    del new.headers[name]
-            new.unredirected_hdrs.clear()
-        return new
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class Credentials:
@@ -136,7 +124,7 @@ class Command(BaseCommand):
         destination = self._destination(options["path"])
         base_url = self._base_url(options["base_url"])
         editions = self._editions(options["editions"])
-        opener = urllib.request.build_opener(NoCredentialsOnRedirect())
+        opener = urllib.request.build_opener(HttpsOnlyRedirects())
         timeout: float = options["timeout"]
 
         failures: list[str] = []
@@ -243,38 +231,32 @@ class Command(BaseCommand):
         progress_label: str | None = None,
     ) -> bytes:
         """GET ``request``: its body streamed to ``sink``, or returned (small bodies only) when ``sink`` is None."""
-        limit = MAX_CHECKSUM_BYTES if sink is None else MAX_TARBALL_BYTES
-        kept = bytearray()
         try:
             with contextlib.closing(opener.open(request, timeout=timeout)) as response:
-                length_header = response.headers.get("Content-Length")
-                expected_length = int(length_header) if length_header and length_header.isdigit() else None
-                if expected_length is not None and expected_length > limit:
-                    raise DownloadError(f"The server announced {expected_length} bytes, more than expected.")
+                if sink is None:
+                    body: bytes = response.read(MAX_CHECKSUM_BYTES + 1)
+                    if len(body) > MAX_CHECKSUM_BYTES:
+                        raise DownloadError("The server sent more data than a checksum file can be.")
+                    return body
+                total = response.length  # what Content-Length announced, None without one
                 received = 0
-                next_report = PROGRESS_STEP_BYTES
                 while chunk := response.read(CHUNK_SIZE):
                     received += len(chunk)
-                    if received > limit:
+                    if received > MAX_TARBALL_BYTES:
                         raise DownloadError("The server sent more data than a database download can be.")
-                    if sink is None:
-                        kept += chunk
-                    else:
-                        sink(chunk)
-                    if progress_label and received >= next_report:
-                        self._progress(progress_label, received, expected_length)
-                        next_report += PROGRESS_STEP_BYTES
-                if expected_length is not None and received != expected_length:
-                    raise DownloadError(
-                        f"Truncated download: received {received} of {expected_length} bytes (connection closed early)."
-                    )
+                    sink(chunk)
+                    if (
+                        progress_label
+                        and received // PROGRESS_STEP_BYTES > (received - len(chunk)) // PROGRESS_STEP_BYTES
+                    ):
+                        self._progress(progress_label, received, total)
+                if response.length:  # http.client counts down what Content-Length announced
+                    raise DownloadError("Truncated download: the connection closed early.")
                 if progress_label:
-                    self._progress(progress_label, received, expected_length, done=True)
+                    self._progress(progress_label, received, total, done=True)
         except urllib.error.HTTPError as exc:
             exc.close()
             raise http_error(exc.code, exc.headers) from None
-        except DownloadError:
-            raise
         except (
             urllib.error.URLError,
             http.client.HTTPException,
@@ -283,7 +265,7 @@ class Command(BaseCommand):
         ) as exc:  # refused, reset, timeout
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise DownloadError(f"Network error: {reason or type(exc).__name__}.") from None
-        return bytes(kept)
+        return b""
 
     # -- output -----------------------------------------------------------------------------------------------
 
@@ -321,26 +303,22 @@ def download_request(base_url: str, credentials: Credentials, edition: str, suff
     return urllib.request.Request(f"{base_url}/app/geoip_download?{query}", headers=headers)  # noqa: S310
 
 
+HTTP_ERRORS = {
+    401: "MaxMind refused the credentials (HTTP 401): check the account id and license key "
+    "(MAXMIND_ACCOUNT_ID, MAXMIND_LICENSE_KEY).",
+    403: "MaxMind denied access to this edition (HTTP 403): is it part of your subscription?",
+    404: "MaxMind has no such edition (HTTP 404).",
+    429: "MaxMind is rate limiting this account (HTTP 429): try again later{when}. "
+    "GeoLite databases are updated twice a week; a daily or weekly cron job is plenty.",
+}
+
+
 def http_error(status: int, headers: Message | None) -> DownloadError:
-    if status == 401:
-        return DownloadError(
-            "MaxMind refused the credentials (HTTP 401): check the account id and license key "
-            "(MAXMIND_ACCOUNT_ID, MAXMIND_LICENSE_KEY).",
-            fatal=True,
-        )
-    if status == 429:
-        retry_after = headers.get("Retry-After") if headers is not None else None
-        when = f" (Retry-After: {retry_after})" if retry_after and retry_after.isdigit() else ""
-        return DownloadError(
-            f"MaxMind is rate limiting this account (HTTP 429): try again later{when}. "
-            "GeoLite databases are updated twice a week; a daily or weekly cron job is plenty.",
-            fatal=True,
-        )
-    if status == 403:
-        return DownloadError("MaxMind denied access to this edition (HTTP 403): is it part of your subscription?")
-    if status == 404:
-        return DownloadError("MaxMind has no such edition (HTTP 404).")
-    return DownloadError(f"The download failed with HTTP {status}.")
+    retry_after = headers.get("Retry-After") if headers is not None else None
+    when = f" (Retry-After: {retry_after})" if retry_after and retry_after.isdigit() else ""
+    message = HTTP_ERRORS.get(status, f"The download failed with HTTP {status}.")
+    # 401 and 429 would answer every edition alike: stop there.
+    return DownloadError(message.format(when=when), fatal=status in (401, 429))
 
 
 def parse_checksum(body: bytes) -> str:
@@ -446,8 +424,7 @@ def install_atomically(source: Path, target: Path) -> None:
     scratch = Path(scratch_name)
     try:
         with os.fdopen(handle, "wb") as out, source.open("rb") as data:
-            while chunk := data.read(CHUNK_SIZE):
-                out.write(chunk)
+            shutil.copyfileobj(data, out, CHUNK_SIZE)
             out.flush()
             os.fsync(out.fileno())
         scratch.chmod(0o644)

@@ -7,21 +7,24 @@ keeps its key, data and expiry, so the cookie the browser already holds keeps wo
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps.registry import Apps
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core import signing
 from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from qsessions.backends.db import SessionStore
 from qsessions.client import client_ip_for_storage, user_agent_for_storage
@@ -39,7 +42,6 @@ MAX_KEY_LENGTH = 40
 # The keys Django generates (SessionBase._get_new_session_key). Matching them tells the cache engine's
 # entries apart from cached_db's, whose prefix "django.contrib.sessions.cached_db" starts the same way.
 GENERATED_KEY = re.compile(r"[a-z0-9]+")
-DATETIME_COLUMNS = ("expire_date", "last_activity")
 
 
 @dataclass
@@ -66,89 +68,84 @@ class Counts:
     undecodable_examples: list[str] = field(default_factory=list)
 
 
-class TableSource:
-    """Sessions in a table shaped like django.contrib.sessions', read by raw SQL in session_key order."""
+def source_model(table: str, *, with_client: bool) -> type[models.Model]:
+    """An unmanaged model over the table to import, in an app registry of its own (nothing is registered)."""
+    meta = type("Meta", (), {"managed": False, "db_table": table, "apps": Apps(), "app_label": "qsessions_import"})
+    fields: dict[str, Any] = {
+        "session_key": models.CharField(max_length=40, primary_key=True),
+        "session_data": models.TextField(),
+        "expire_date": models.DateTimeField(),
+    }
+    if with_client:
+        fields |= {
+            "ip": models.GenericIPAddressField(null=True),
+            "user_agent": models.TextField(null=True),
+            "last_activity": models.DateTimeField(null=True),
+        }
+    return type("SourceSessionRow", (models.Model,), {"__module__": __name__, "Meta": meta, **fields})
 
-    def __init__(self, connection: BaseDatabaseWrapper, table: str, with_client: bool) -> None:
-        self.connection = connection
+
+class TableSource:
+    """Sessions in a table shaped like django.contrib.sessions', read through the ORM in session_key order."""
+
+    def __init__(self, database: str, table: str, with_client: bool) -> None:
+        self.database = database
         self.table = table
         self.with_client = with_client
-        self._to_datetime = _datetime_converter(connection)
+        self.model = source_model(table, with_client=with_client)
+        self.sqlite = connections[database].vendor == "sqlite"
 
     def check(self) -> None:
-        with self.connection.cursor() as cursor:
-            tables = self.connection.introspection.table_names(cursor)
-        if self.table not in tables:
-            raise CommandError(f"There is no table {self.table!r} in database {self.connection.alias!r}.")
+        if self.table not in connections[self.database].introspection.table_names():
+            raise CommandError(f"There is no table {self.table!r} in database {self.database!r}.")
         if self.table == Session._meta.db_table:
             raise CommandError(f"{self.table!r} is qsessions' own table; name the table to import from.")
 
     def batches(self, batch_size: int) -> Iterator[list[SourceSession]]:
-        quote = self.connection.ops.quote_name
         columns = ["session_key", "session_data", "expire_date"]
         if self.with_client:
             columns += ["ip", "user_agent", "last_activity"]
-        # Keyset pagination: each batch starts after the last key seen, so memory stays bounded and
-        # no batch gets slower as the import advances (unlike OFFSET).
-        # Identifiers are quoted by the backend; the only value is a query parameter.
-        selected = [quote(column) for column in columns]
-        if self.connection.vendor == "sqlite":
-            # SQLite's driver parses datetime columns while fetching, and one malformed value would abort
-            # the whole batch: read them as text and parse row by row instead.
-            selected = [
-                f"CAST({quote(column)} AS TEXT)" if column in DATETIME_COLUMNS else quote(column) for column in columns
-            ]
-        sql = (
-            f"SELECT {', '.join(selected)} FROM {quote(self.table)} "  # noqa: S608
-            f"WHERE {quote('session_key')} > %s ORDER BY {quote('session_key')} "
-            f"{self.connection.ops.limit_offset_sql(0, batch_size)}"
-        )
+        rows = self.model._base_manager.using(self.database).order_by("session_key")
+        if self.sqlite:
+            # SQLite keeps any text in a datetime column, and its driver parses dates while fetching: one
+            # malformed value would fail the whole batch. Read them as text; _date() parses them row by row.
+            dates = {"expire_date": "expires", "last_activity": "active"}
+            rows = rows.annotate(**{dates[c]: Cast(c, models.TextField()) for c in columns if c in dates})
+            columns = [dates.get(column, column) for column in columns]
+        # Keyset pagination: each batch starts after the last key seen, so memory stays bounded and no batch
+        # gets slower as the import advances (unlike OFFSET).
         last_key = ""
-        while True:
-            with self.connection.cursor() as cursor:
-                cursor.execute(sql, [last_key])
-                rows = cursor.fetchall()
-            if not rows:
-                return
-            last_key = rows[-1][0]
-            yield [self._session(row) for row in rows]
+        while batch := list(rows.filter(session_key__gt=last_key).values_list(*columns)[:batch_size]):
+            last_key = batch[-1][0]
+            yield [self._session(row) for row in batch]
 
     def _session(self, row: tuple[Any, ...]) -> SourceSession:
-        session = SourceSession(str(row[0]), row[1], self._parse_datetime(row[2]))
+        session = SourceSession(str(row[0]), row[1], self._date(row[2]))
         if self.with_client:
             # Stored as a live request's would be: QSESSIONS_IP_STORAGE and QSESSIONS_STORE_USER_AGENT apply.
             session.ip = client_ip_for_storage(row[3])
             session.user_agent = user_agent_for_storage(row[4])
-            session.last_activity = self._parse_datetime(row[5])
+            session.last_activity = self._date(row[5])
         return session
 
-    def _parse_datetime(self, value: Any) -> datetime.datetime | None:
+    def _date(self, value: Any) -> datetime.datetime | None:
+        if not self.sqlite or value is None:
+            return value  # type: ignore[no-any-return]
         try:
-            parsed = self._to_datetime(value)
-        except Exception:  # a malformed value fails in the backend's converter in its own way
+            parsed = parse_datetime(value)
+        except ValueError:
             return None
-        return parsed if isinstance(parsed, datetime.datetime) else None
-
-
-def _datetime_converter(connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
-    """What Django's ORM does to a DateTimeField value read from this database (parsing, time zone)."""
-    expire_field = Session._meta.get_field("expire_date")
-    column = expire_field.get_col(Session._meta.db_table)
-    converters = connection.ops.get_db_converters(column) + expire_field.get_db_converters(connection)
-
-    def convert(value: Any) -> Any:
-        for converter in converters:
-            value = converter(value, column, connection)
-        return value
-
-    return convert
+        if parsed is not None and settings.USE_TZ and timezone.is_naive(parsed):
+            return parsed.replace(tzinfo=datetime.timezone.utc)  # Django stores UTC in SQLite
+        return parsed
 
 
 class RedisCacheSource:
     """The sessions of Django's ``cache`` engine in a Redis server behind Django's RedisCache.
 
-    A cache cannot be listed portably; Redis can, with SCAN. Each entry is the session's dict (not
-    encoded), and its time to live is the session's remaining lifetime.
+    A cache cannot be listed portably; Redis can, with SCAN, through a redis-py client of our own on the
+    cache's first server (RedisCache writes there). Entries are read through the cache (``get_many``), so
+    the cache's own serializer decodes them; their time to live is the session's remaining lifetime.
     """
 
     def __init__(self, alias: str, store: SessionStore) -> None:
@@ -166,42 +163,45 @@ class RedisCacheSource:
         self.prefix = cache.make_key(DJANGO_CACHE_KEY_PREFIX)
         if cache.make_key(DJANGO_CACHE_KEY_PREFIX + "k") != self.prefix + "k":
             raise CommandError(f"Cache {alias!r} has a KEY_FUNCTION that does not append the key; cannot list it.")
+        import redis
+
+        location = settings.CACHES[alias]["LOCATION"]
+        servers = location.split(",") if isinstance(location, str) else list(location)
+        # The options RedisCache passes on to redis-py's connection pool (the others are its own).
+        options = settings.CACHES[alias].get("OPTIONS", {})
+        pool_options = {k: v for k, v in options.items() if k not in ("parser_class", "pool_class", "serializer")}
+        self.client = redis.Redis.from_url(servers[0].strip(), **pool_options)
 
     def check(self) -> None:
         try:
-            self._client().ping()
+            self.client.ping()
         except Exception as exc:
             raise CommandError(f"The Redis server of cache {self.alias!r} does not answer: {exc}") from exc
 
-    def _client(self) -> Any:
-        # Django's RedisCache writes to its first server (the others are replicas), so that one has every key.
-        return self.cache._cache.get_client(write=True)
-
     def batches(self, batch_size: int) -> Iterator[list[SourceSession]]:
-        client = self._client()
         pattern = _escape_glob(self.prefix) + "*"
-        keys: list[bytes] = []
-        for key in client.scan_iter(match=pattern, count=batch_size):
-            if not GENERATED_KEY.fullmatch(key[len(self.prefix.encode()) :].decode("ascii", "replace")):
+        keys: list[str] = []
+        for key in self.client.scan_iter(match=pattern, count=batch_size):
+            session_key = key[len(self.prefix.encode()) :].decode("ascii", "replace")
+            if not GENERATED_KEY.fullmatch(session_key):
                 continue
-            keys.append(key)
+            keys.append(session_key)
             if len(keys) >= batch_size:
-                yield self._read(client, keys)
+                yield self._read(keys)
                 keys = []
         if keys:
-            yield self._read(client, keys)
+            yield self._read(keys)
 
-    def _read(self, client: Any, keys: list[bytes]) -> list[SourceSession]:
-        pipeline = client.pipeline(transaction=False)
-        for key in keys:
-            pipeline.get(key)
-            pipeline.pttl(key)
-        replies = pipeline.execute()
+    def _read(self, session_keys: list[str]) -> list[SourceSession]:
+        pipeline = self.client.pipeline(transaction=False)
+        for session_key in session_keys:
+            pipeline.pttl(self.prefix + session_key)
+        ttls = pipeline.execute()
+        values = self._values([DJANGO_CACHE_KEY_PREFIX + session_key for session_key in session_keys])
         now = timezone.now()
         sessions = []
-        for index, key in enumerate(keys):
-            value, ttl_ms = replies[2 * index], replies[2 * index + 1]
-            session_key = key[len(self.prefix.encode()) :].decode("ascii")
+        for session_key, ttl_ms in zip(session_keys, ttls, strict=True):
+            value = values.get(DJANGO_CACHE_KEY_PREFIX + session_key)
             if value is None:  # expired or deleted since SCAN returned it
                 sessions.append(SourceSession(session_key, None, now))
                 continue
@@ -210,10 +210,19 @@ class RedisCacheSource:
             sessions.append(SourceSession(session_key, self._encode(value), now + datetime.timedelta(seconds=seconds)))
         return sessions
 
-    def _encode(self, value: bytes) -> str | None:
+    def _values(self, keys: list[str]) -> dict[str, Any]:
         try:
-            data = self.cache._cache._serializer.loads(value)  # type: ignore[attr-defined]
-            # The cache engine pickles; SESSION_SERIALIZER (JSON by default) may not hold every value.
+            return self.cache.get_many(keys)
+        except Exception:  # one entry the cache cannot decode: read the others one by one
+            values = {}
+            for key in keys:
+                with contextlib.suppress(Exception):
+                    values[key] = self.cache.get(key)
+            return values
+
+    def _encode(self, data: Any) -> str | None:
+        # The cache engine pickles; SESSION_SERIALIZER (JSON by default) may not hold every value.
+        try:
             return self.store.encode(data) if isinstance(data, dict) else None
         except Exception:
             return None
@@ -274,7 +283,7 @@ class Command(BaseCommand):
             if options["cache"]:
                 raise CommandError(f"--cache only applies to --from={REDIS_CACHE}.")
             table = options["table"] or DEFAULT_TABLES[source_name]
-            source = TableSource(connections[database], table, with_client=source_name == USER_SESSIONS)
+            source = TableSource(database, table, with_client=source_name == USER_SESSIONS)
         source.check()
 
         importer = Importer(database, store, dry_run=options["dry_run"])

@@ -1,0 +1,1 @@
+"""Integrations with API frameworks: ``qsessions.contrib.rest_framework`` and ``qsessions.contrib.ninja``."""
