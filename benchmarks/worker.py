@@ -85,7 +85,12 @@ def configure(config: dict[str, Any], test_name: str | None = None) -> None:
     from django.conf import settings
 
     app, middleware = FAMILIES[config["contender"]["family"]]
+    # QSESSIONS_BENCH_SETTINGS='{"QSESSIONS_IDLE_TIMEOUT": 3600}': extra settings for qsessions (ours) only,
+    # to measure a feature's cost against the same peers in the same run.
+    ours = config["contender"]["id"].startswith("ours")
+    extra = json.loads(os.environ.get("QSESSIONS_BENCH_SETTINGS", "{}")) if ours else {}
     settings.configure(
+        **extra,
         DEBUG=False,
         SECRET_KEY="qsessions-benchmarks-not-secret",
         USE_TZ=True,
@@ -373,6 +378,23 @@ def scenario_revoke_all(bench: Bench, users: dict[str, Any], n: int, size: int =
             raise RuntimeError("sessions survived revocation")
 
 
+def scenario_revoke_all_recorded(bench: Bench, users: dict[str, Any], n: int, size: int = 1000) -> None:
+    """The same through qsessions' revocation (reason "admin"), which records each end in the history of
+    ended sessions; contenders without one revoke as in ``revoke_all``."""
+    try:
+        from qsessions.models import record_ends  # noqa: F401  (only a qsessions with the history)
+        from qsessions.revocation import revoke_all
+    except ImportError:
+        return scenario_revoke_all(bench, users, n, size)
+    user = users["victim"]
+    for _ in range(n):
+        bulk_sessions(user, size)
+        bench.measure(lambda: revoke_all(user, "admin"))
+        if user.session_set.exists():
+            raise RuntimeError("sessions survived revocation")
+    return None
+
+
 def revoke_all_django(model: Any, user: Any) -> None:
     """Django's sessions keep the owner inside the encoded data: decode every row, delete the matches."""
     from django.conf import settings
@@ -421,6 +443,7 @@ SCENARIOS: dict[str, Callable[..., None]] = {
     "store_save": scenario_store_save,
     "admin_changelist": scenario_admin_changelist,
     "revoke_all": scenario_revoke_all,
+    "revoke_all_recorded": scenario_revoke_all_recorded,
     "your_sessions": scenario_your_sessions,
 }
 

@@ -4,7 +4,7 @@
    SQLite database, then sign a user in and create an anonymous session through 2.x's own middleware and
    engine (which write ``_qsessions_ip`` / ``_qsessions_user_agent`` into the session data).
 2. With this repository's qsessions (the interpreter running this script): migrate the same database
-   (0003, 0004 and 0005 apply on top of 2.x's 0001 and 0002), then, on both engines, load those sessions and
+   (0003 to 0006 apply on top of 2.x's 0001 and 0002), then, on both engines, load those sessions and
    send requests with the old cookies.
 
 Exit status: 0 when every check passes, 1 when one fails, 3 when django-qsessions 2.1.0 cannot be
@@ -172,8 +172,9 @@ def phase_new(database: Path, old: dict[str, Any]) -> dict[str, Any]:
             "qsessions.0003_session_public_id",
             "qsessions.0004_session_last_activity_client_hints",
             "qsessions.0005_knowndevice",
+            "qsessions.0006_endedsession_session_impersonator",
         ],
-        "0003, 0004, 0005 applied on top of 2.x's 0001, 0002",
+        "0003 to 0006 applied on top of 2.x's 0001, 0002",
     )
     keys = old["keys"]
     for name, key in keys.items():

@@ -29,6 +29,7 @@ FIELDS = {
     "expires_at",
     "sign_in_method",
     "second_factor",
+    "impersonated",
 }
 
 
@@ -78,6 +79,7 @@ def test_list_schema(engine: str) -> None:
         "expires_at": row.expire_date.isoformat(),
         "sign_in_method": "Password",
         "second_factor": False,
+        "impersonated": False,
     }
 
 

@@ -16,7 +16,17 @@ from typing import Any
 import pytest
 
 WORKER = Path(__file__).resolve().parent.parent / "benchmarks" / "worker.py"
-SCENARIOS = ["anonymous", "read", "write", "login", "ip_change", "store_save", "revoke_all", "your_sessions"]
+SCENARIOS = [
+    "anonymous",
+    "read",
+    "write",
+    "login",
+    "ip_change",
+    "store_save",
+    "revoke_all",
+    "revoke_all_recorded",
+    "your_sessions",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +37,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         plan: dict[str, dict[str, int]] = {name: {"iterations": 1} for name in SCENARIOS}
         plan["admin_changelist"] = {"iterations": 1, "size": 5}
         plan["revoke_all"] = {"iterations": 1, "size": 5}
+        plan["revoke_all_recorded"] = {"iterations": 1, "size": 5}
         config = {
             "db": "sqlite",
             "cache": "locmem",
@@ -85,7 +96,15 @@ def test_revoking_all_sessions_is_one_delete(results: dict[str, dict[str, Any]],
     assert results[kind]["revoke_all"]["cache_ops"] == cache_ops
 
 
-@pytest.mark.parametrize(("kind", "queries"), [("db", {"SELECT": 3}), ("cached_db", {"SELECT": 2})])
+@pytest.mark.parametrize("kind", ["db", "cached_db"])
+def test_revoking_all_with_the_history_is_one_select_one_delete_one_insert(
+    results: dict[str, dict[str, Any]], kind: str
+) -> None:
+    queries = results[kind]["revoke_all_recorded"]["queries"]
+    assert (queries.get("SELECT"), queries.get("DELETE"), queries.get("INSERT")) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(("kind", "queries"), [("db", {"SELECT": 4}), ("cached_db", {"SELECT": 3})])
 def test_your_sessions_page_queries(results: dict[str, dict[str, Any]], kind: str, queries: Any) -> None:
-    # db: the session, the user, the list; cached_db: the session comes from the cache.
+    # db: the session, the user, the list, the recently ended; cached_db: the session comes from the cache.
     assert results[kind]["your_sessions"]["queries"] == queries

@@ -24,6 +24,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from qsessions.backends.cached_db import SessionStore
+from qsessions.cache import Found, read_entry
 from qsessions.models import Session
 from tests import services
 
@@ -149,8 +150,8 @@ def _stored_value(client: Client) -> Any:
 
 
 def _cached_value(client: Client) -> Any:
-    entry = caches["sessions"].get(SessionStore.cache_key_prefix + client.cookies["sessionid"].value)
-    return None if entry is None else entry.get("value")
+    entry = read_entry(caches["sessions"].get(SessionStore.cache_key_prefix + client.cookies["sessionid"].value))
+    return entry.data.get("value") if isinstance(entry, Found) else None
 
 
 def _read(client: Client) -> Any:

@@ -34,8 +34,9 @@ from django.utils.formats import date_format
 from django.utils.text import capfirst
 
 from qsessions.models import KnownDevice, Session
+from qsessions.revocation import REASON_ADMIN, revoke
 from tests import services
-from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, signed_in
+from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, SAFARI_MAC, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "src" / "qsessions" / "locale"
@@ -250,6 +251,10 @@ class Site:
         self.user_client = signed_in("alice", FIREFOX_WINDOWS, ip="203.0.113.7")
         self.other_client = signed_in("alice", CHROME_ANDROID, ip=OTHER_IP)
         self.admin_client = signed_in("root", FIREFOX_WINDOWS, ip="192.0.2.1")
+        # A session that an administrator ended: "Recently signed out" on the list, with its reason.
+        ended = signed_in("alice", SAFARI_MAC, ip="192.0.2.9")
+        revoke(Session.objects.get(ip="192.0.2.9"), REASON_ADMIN)
+        assert ended.get("/read/").json()["user"] is None
         Session.objects.update(created_at=SIGNED_IN_AT, last_activity=SIGNED_IN_AT)
         self.other = Session.objects.get(ip=OTHER_IP)
         self.device = KnownDevice.objects.create(
@@ -262,7 +267,7 @@ class Site:
             alert_nonce="nonce",
         )
         # What the fixture itself writes on pages, whatever the language.
-        self.data = ["alice", "root", "alice@example.com", "203.0.113.7", OTHER_IP, "192.0.2.1", "UTC"]
+        self.data = ["alice", "root", "alice@example.com", "203.0.113.7", OTHER_IP, "192.0.2.1", "192.0.2.9", "UTC"]
         self.data += [session.device for session in Session.objects.all()]  # 2.x summaries, in admin tooltips
         self.data += [session.user_agent or "" for session in Session.objects.all()]
         self.data += [" ".join(pformat(self.other.get_decoded()).split()), "https://example.com/not-me/"]
@@ -364,6 +369,8 @@ def test_the_english_pages_show_english(site: Site) -> None:
     """The comparison above is only as good as the English rendering: it holds the strings looked for."""
     pages = dict(site.pages("en"))
     assert "Sign out all other sessions" in visible_text(pages["Your sessions"])
+    assert "Recently signed out" in visible_text(pages["Your sessions"])
+    assert "Signed out by an administrator" in visible_text(pages["Your sessions"])
     assert "Confirm it is you" in visible_text(pages["re-authentication"])
     assert "That is not your password." in visible_text(pages["wrong password"])
     assert "Chrome 118 on Android" in visible_text(pages["known devices"])

@@ -29,6 +29,8 @@ urlpatterns = [
     path("async-sudo-api/", views.async_sudo_api),
     path("async-record/", views.async_record_view),
     path("read/", views.read),
+    path("whoami/", views.whoami),
+    path("awhoami/", views.awhoami),
     path("write/", views.write),
     path("login/", views.login_view),
     path("logout/", views.logout_view),

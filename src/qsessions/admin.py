@@ -36,7 +36,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from qsessions.models import Session, looks_like_public_id, make_public_id
+from qsessions import lifecycle
+from qsessions.models import EndedSession, Session, looks_like_public_id, make_public_id
 from qsessions.revocation import REASON_ADMIN, revoke_sessions
 from qsessions.sign_in import session_sign_in_method
 
@@ -151,7 +152,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # Few, compact columns so that the list fits a 1280 px screen; the detail page has every field.
     list_display = ("owner", "device_column", "where", "signed_in", "last_active", "active")
     list_display_links = ("owner",)
-    list_select_related = ("user",)
+    list_select_related = ("user", "impersonator")
     list_filter = (ActiveFilter, OwnerFilter)
     # Most recently active first, as on "Your sessions" (an expression: Django accepts them).
     ordering = (F("last_activity").desc(nulls_last=True),)
@@ -209,6 +210,12 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             if getattr(obj, "is_current", False)
             else ""
         )
+        if obj.impersonator_id is not None:
+            badge = format_html(
+                '{} <strong class="qsessions-badge qsessions-impersonation">{}</strong>',
+                badge,
+                _("Impersonated by %(user)s") % {"user": isolate(str(obj.impersonator))},
+            )
         if not name:
             return format_html("{}{}", _("Unknown device"), badge)
         # The 2.x summary ("Other / Windows 10 / Chrome 131.0.0.0") stays at hand as a tooltip.
@@ -468,3 +475,75 @@ def _has_field(model: Any, name: str) -> bool:
     except Exception:
         return False
     return True
+
+
+@admin.register(EndedSession)
+class EndedSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The history of ended sessions: read-only (it is a record), by public id; no key was ever kept."""
+
+    list_display = ["public_id", "owner", "device_column", "where", "signed_in", "ended", "why"]
+    list_filter = ["reason", "ended_at"]
+    list_select_related = ["user", "impersonator"]
+    ordering = ["-ended_at", "-pk"]
+    fields = readonly_fields = (
+        "public_id",
+        "user",
+        "why",
+        "user_agent",
+        "ip",
+        "location",
+        "created_at",
+        "last_activity",
+        "ended_at",
+        "told",
+        "impersonator",
+    )
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return ["public_id", "ip", f"user__{get_user_model().USERNAME_FIELD}"]
+
+    @admin.display(description=_("owner"), ordering="user")
+    def owner(self, obj: EndedSession) -> str:
+        if obj.impersonator_id is not None:
+            return format_html(
+                "<bdi>{}</bdi><br>{}",
+                obj.user,
+                _("impersonated by %(user)s") % {"user": isolate(str(obj.impersonator))},
+            )
+        return format_html("<bdi>{}</bdi>", obj.user)
+
+    @admin.display(description=_("device"))
+    def device_column(self, obj: EndedSession) -> str:
+        description = obj.device_description
+        name = description.name if description is not None else ""
+        return format_html("<bdi>{}</bdi>", name) if name else str(_("Unknown device"))
+
+    @admin.display(description=_("location / IP"), ordering="ip")
+    def where(self, obj: EndedSession) -> str:
+        ip = obj.ip or "-"
+        return format_html("<bdi>{}</bdi><br>{}", obj.location, ip) if obj.location else ip
+
+    @admin.display(description=_("signed in"), ordering="created_at")
+    def signed_in(self, obj: EndedSession) -> str:
+        return local_time(obj.created_at)
+
+    @admin.display(description=_("ended"), ordering="ended_at")
+    def ended(self, obj: EndedSession) -> str:
+        return local_time(obj.ended_at)
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def why(self, obj: EndedSession) -> str:
+        return lifecycle.reason_label(obj.reason)
+
+    @admin.display(description=_("location"))
+    def location(self, obj: EndedSession) -> str:
+        return obj.location or "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: EndedSession | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: EndedSession | None = None) -> bool:
+        return False  # clearsessions keeps the history to QSESSIONS_HISTORY_RETENTION; deleting a user deletes theirs

@@ -12,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from qsessions.conf import conf
+from qsessions.conf import seconds as conf_seconds
 
 MIDDLEWARE_PATH = "qsessions.middleware.SessionMiddleware"
 
@@ -95,6 +96,28 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
                 f"QSESSIONS_MAX_SESSIONS_PER_USER is {limit!r}; it must be None (no limit) or a whole number, "
                 "1 or more.",
                 id="qsessions.E021",
+            )
+        )
+    per_user = conf.raw("MAX_SESSIONS_FOR_USER")
+    if per_user is not None:
+        try:
+            resolved = import_string(per_user) if isinstance(per_user, str) else per_user
+        except ImportError:
+            resolved = None
+        if not callable(resolved):
+            errors.append(
+                Error(
+                    f"QSESSIONS_MAX_SESSIONS_FOR_USER is {per_user!r}; it must be None, a callable(user) or the "
+                    "dotted path of one, returning that user's limit (None: no limit).",
+                    id="qsessions.E023",
+                )
+            )
+    policy = conf.raw("SESSION_LIMIT_POLICY")
+    if policy not in ("revoke-oldest", "refuse"):
+        errors.append(
+            Error(
+                f'QSESSIONS_SESSION_LIMIT_POLICY is {policy!r}; it must be "revoke-oldest" or "refuse".',
+                id="qsessions.E024",
             )
         )
     revoke = conf.raw("REVOKE_ON_PASSWORD_CHANGE")
@@ -435,3 +458,42 @@ def check_known_devices(app_configs: Any = None, **kwargs: Any) -> list[Warning]
             id="qsessions.W053",
         )
     ]
+
+
+# -- timeouts and the history of ended sessions: qsessions.E060-E069 ------------------------------------------
+
+
+def _duration_error(name: str, value: Any, *, zero: bool, check_id: str) -> Error | None:
+    """``None`` when ``value`` is None or a duration (seconds or a timedelta) above 0 (or 0, with ``zero``)."""
+    if value is None:
+        return None
+    seconds = conf_seconds(value)
+    if seconds is not None and (seconds > 0 or (zero and seconds == 0)):
+        return None
+    least = "0 or more" if zero else "more than 0"
+    return Error(
+        f"QSESSIONS_{name} is {value!r}; it must be None or a duration ({least}): seconds or a datetime.timedelta.",
+        id=check_id,
+    )
+
+
+@register(Tags.security)
+def check_lifecycle(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """QSESSIONS_IDLE_TIMEOUT, QSESSIONS_ABSOLUTE_TIMEOUT and QSESSIONS_HISTORY_RETENTION."""
+    found = [
+        _duration_error("IDLE_TIMEOUT", conf.raw("IDLE_TIMEOUT"), zero=False, check_id="qsessions.E060"),
+        _duration_error("ABSOLUTE_TIMEOUT", conf.raw("ABSOLUTE_TIMEOUT"), zero=False, check_id="qsessions.E061"),
+        _duration_error("HISTORY_RETENTION", conf.raw("HISTORY_RETENTION"), zero=True, check_id="qsessions.E062"),
+    ]
+    errors = [error for error in found if error is not None]
+    idle, interval = conf_seconds(conf.raw("IDLE_TIMEOUT")), conf.raw("ACTIVITY_INTERVAL")
+    if found[0] is None and idle is not None and _is_int(interval) and idle <= interval:
+        errors.append(
+            Error(
+                f"QSESSIONS_IDLE_TIMEOUT ({idle:g} s) is not longer than QSESSIONS_ACTIVITY_INTERVAL ({interval} s): "
+                "the last activity is written at most once per interval, so active sessions would time out.",
+                hint="Make the idle timeout several times the activity interval (the timeout is precise to it).",
+                id="qsessions.E063",
+            )
+        )
+    return errors

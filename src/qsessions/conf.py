@@ -9,6 +9,7 @@ exception each time.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Literal
@@ -42,8 +43,22 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVITY_INTERVAL": 60,
     # At most this many sessions per user; a new login revokes the least recently active. None: no limit.
     "MAX_SESSIONS_PER_USER": None,
+    # A callable(user) -> int | None, or its dotted path: that user's limit instead of MAX_SESSIONS_PER_USER
+    # (None: no limit for that user, e.g. service accounts).
+    "MAX_SESSIONS_FOR_USER": None,
+    # What a sign-in beyond the limit does: "revoke-oldest" (the least recently active sessions are signed
+    # out) or "refuse" (the new sign-in is signed out again, and its browser told why).
+    "SESSION_LIMIT_POLICY": "revoke-oldest",
     # Sign out a user's other sessions when their password changes.
     "REVOKE_ON_PASSWORD_CHANGE": True,
+    # End a signed-in session that has not been used for this long (seconds or a timedelta). None: never.
+    # Precise to QSESSIONS_ACTIVITY_INTERVAL, which must be shorter (checks.py).
+    "IDLE_TIMEOUT": None,
+    # End a signed-in session this long after it was created (seconds or a timedelta). None: never.
+    "ABSOLUTE_TIMEOUT": None,
+    # How long the history of ended sessions is kept (seconds or a timedelta); clearsessions deletes older
+    # records. None: kept until the user is deleted; 0: no history is recorded.
+    "HISTORY_RETENTION": datetime.timedelta(days=30),
     # Seconds an authentication counts as recent for signing sessions out; None: no re-authentication asked.
     "REAUTHENTICATION_WINDOW": None,
     # Where users re-authenticate (a URL or URL name); None: qsessions' own page.
@@ -59,6 +74,17 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _MISSING = object()
+
+
+def seconds(value: Any) -> float | None:
+    """A duration setting in seconds: a number or a timedelta; ``None`` for anything else (checks.py reports it)."""
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 _values: dict[str, Any] = {}
 
 
@@ -151,8 +177,44 @@ class QSessionsConf:
         return None if value is None else int(value)
 
     @cached_property
+    def MAX_SESSIONS_FOR_USER(self) -> Callable[[Any], int | None] | None:
+        value = self.raw("MAX_SESSIONS_FOR_USER")
+        if isinstance(value, str):
+            resolved: Callable[[Any], int | None] = import_string(value)
+            return resolved
+        return value if callable(value) else None
+
+    @cached_property
+    def SESSION_LIMIT_POLICY(self) -> str:
+        return str(self.raw("SESSION_LIMIT_POLICY"))
+
+    @cached_property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return bool(self.raw("REVOKE_ON_PASSWORD_CHANGE"))
+
+    @cached_property
+    def IDLE_TIMEOUT(self) -> float | None:
+        return seconds(self.raw("IDLE_TIMEOUT"))
+
+    @cached_property
+    def ABSOLUTE_TIMEOUT(self) -> float | None:
+        return seconds(self.raw("ABSOLUTE_TIMEOUT"))
+
+    @cached_property
+    def HISTORY_RETENTION(self) -> float | None:
+        return seconds(self.raw("HISTORY_RETENTION"))
+
+    @cached_property
+    def TIMEOUTS(self) -> tuple[float | None, float | None] | None:
+        """(IDLE_TIMEOUT, ABSOLUTE_TIMEOUT), or ``None`` when both are off: what a session load reads."""
+        idle, absolute = self.IDLE_TIMEOUT, self.ABSOLUTE_TIMEOUT
+        return None if idle is None and absolute is None else (idle, absolute)
+
+    @cached_property
+    def HISTORY(self) -> bool:
+        """Whether ended sessions are recorded (QSESSIONS_HISTORY_RETENTION is not 0)."""
+        retention = self.HISTORY_RETENTION
+        return retention is None or retention > 0
 
     @cached_property
     def REAUTHENTICATION_WINDOW(self) -> int | None:

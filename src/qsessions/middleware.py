@@ -6,10 +6,11 @@ from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse
 
+from qsessions import policies
 from qsessions.backends.db import SessionStore
 from qsessions.client import CLIENT_HINT_HEADERS, Client
 from qsessions.conf import conf
-from qsessions.policies import current_session
+from qsessions.policies import SIGNED_IN_ATTRIBUTE, current_session
 
 # Asked for with Accept-CH when QSESSIONS_CLIENT_HINTS is on. Sec-CH-UA-Platform and -Mobile are sent
 # by Chromium browsers without asking; naming them too costs nothing and documents what is read.
@@ -36,6 +37,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = getattr(request, "session", None)
         if isinstance(session, SessionStore) and response.status_code < 500:
             session.touch()
+            signed_in = request.__dict__.pop(SIGNED_IN_ATTRIBUTE, None)  # set at login (receivers.py)
+            if signed_in is not None:
+                policies.signed_in(request, signed_in)
         if conf.CLIENT_HINTS and conf.STORE_USER_AGENT and "Accept-CH" not in response:
             # No Vary: the response does not change with the hints, they are only recorded. No Critical-CH:
             # it would make the browser retry the first request just to record a detail a request later.

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 from functools import cached_property
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qsessions import cache as session_cache
 from qsessions import devices, geo
+from qsessions.client import client_ip_for_storage
+from qsessions.conf import conf
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
@@ -28,6 +31,36 @@ if TYPE_CHECKING:
 DELETE_CHUNK_SIZE = 10_000
 # Expired sessions are deleted this many at a time (clearsessions).
 CLEAR_EXPIRED_BATCH_SIZE = 5_000
+
+
+# Why a session ended (EndedSession.reason, the session_revoked signal). Revocations: qsessions.revocation.
+END_USER: Final = "user"  # the owner signed one of their sessions out
+END_OTHER_SESSIONS: Final = "other-sessions"  # the owner signed out everywhere else
+END_ADMIN: Final = "admin"
+END_PASSWORD_CHANGE: Final = "password-change"  # noqa: S105
+END_LIMIT: Final = "limit"  # signed out to make room for a new sign-in (QSESSIONS_MAX_SESSIONS_PER_USER)
+END_LIMIT_REFUSED: Final = "limit-refused"  # a sign-in beyond the limit, refused (QSESSIONS_SESSION_LIMIT_POLICY)
+END_LOGOUT: Final = "logout"
+END_IDLE: Final = "idle"  # QSESSIONS_IDLE_TIMEOUT
+END_LIFETIME: Final = "lifetime"  # QSESSIONS_ABSOLUTE_TIMEOUT
+END_EXPIRED: Final = "expired"  # its expiry date passed; deleted by clearsessions
+END_REASONS: Final = (
+    END_USER,
+    END_OTHER_SESSIONS,
+    END_ADMIN,
+    END_PASSWORD_CHANGE,
+    END_LIMIT,
+    END_LIMIT_REFUSED,
+    END_LOGOUT,
+    END_IDLE,
+    END_LIFETIME,
+    END_EXPIRED,
+)
+
+
+# django-hijack's record of an impersonation in the session data: the primary keys of the impersonators,
+# the current one last (hijack/views.py, AcquireUserView).
+HIJACK_SESSION_KEY: Final = "hijack_history"
 
 
 def make_public_id(session_key: str) -> str:
@@ -123,11 +156,21 @@ class SessionQuerySet(models.QuerySet["Session"]):
         """
         now = timezone.now()
         total = 0
+        history = conf.HISTORY
         while True:
-            keys = list(self.filter(expire_date__lt=now).values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE])
+            expired = self.filter(expire_date__lt=now)
+            if history:  # the rows, for the history of signed-in ones: the same one SELECT per batch
+                rows = list(expired.values_list(*ENDED_COLUMNS)[:CLEAR_EXPIRED_BATCH_SIZE])
+                keys = [row[0] for row in rows]
+            else:
+                keys = list(expired.values_list("pk", flat=True)[:CLEAR_EXPIRED_BATCH_SIZE])
             if not keys:
                 return total
-            total += Session._base_manager.using(self.db).filter(pk__in=keys).delete()[0]
+            with transaction.atomic(using=self.db):
+                deleted = Session._base_manager.using(self.db).filter(pk__in=keys).delete()[0]
+                if history and deleted:
+                    record_ends(rows, END_EXPIRED, using=self.db, expired=True)
+            total += deleted
             # Refused by their expiry already: their cache entries are dropped, not marked revoked.
             session_cache.forget(keys)
 
@@ -168,6 +211,15 @@ class Session(AbstractBaseSession):
     last_activity = models.DateTimeField(_("last activity"), null=True, blank=True)
     # User-Agent Client Hints (Sec-CH-UA-*) the browser sent, when QSESSIONS_CLIENT_HINTS is on.
     client_hints = models.JSONField(_("client hints"), null=True, blank=True)
+    # Who is really using this session when it is an impersonation (django-hijack): the owner did not sign in.
+    impersonator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("impersonator"),
+    )
 
     objects: SessionManager = SessionManager()  # type: ignore[misc]
 
@@ -240,6 +292,143 @@ class Session(AbstractBaseSession):
     def location(self) -> str | None:
         """``"City, Country"``, ``"Country"`` or ``None``."""
         return geo.format_location(self.location_info)
+
+
+# -- the history of ended sessions ----------------------------------------------------------------------
+
+# What an ended session's record copies from its row (and "expire_date", the end of an expired one), in
+# the order of the tuples record_ends() takes.
+ENDED_COLUMNS: Final = (
+    "session_key",
+    "public_id",
+    "user_id",
+    "ip",
+    "user_agent",
+    "client_hints",
+    "created_at",
+    "last_activity",
+    "expire_date",
+    "impersonator_id",
+)
+
+
+def ended_values(session: Session) -> tuple[Any, ...]:
+    """A session's ``ENDED_COLUMNS``, for record_ends()."""
+    return tuple(getattr(session, name) for name in ENDED_COLUMNS)
+
+
+def record_ends(
+    rows: list[tuple[Any, ...]], reason: str, using: str | None = None, *, expired: bool = False, told: bool = False
+) -> int:
+    """Record that these sessions (``ENDED_COLUMNS`` tuples) ended, for ``reason``: one INSERT per batch;
+    only signed-in sessions.
+
+    Nothing when QSESSIONS_HISTORY_RETENTION is 0. The privacy settings in force now apply to what is
+    copied (a site that stopped storing IPs keeps none in its history). ``expired``: they ended at their
+    expiry date, not now. ``told``: the browser has been told already (it ended during its own request).
+    Returns how many records were written.
+    """
+    if not conf.HISTORY:
+        return 0
+    now = timezone.now()
+    # Stored values were cleaned when written: only a stricter mode since then changes them.
+    whole_ip, keep_agent = conf.IP_STORAGE == "full", conf.STORE_USER_AGENT
+    keep_hints = keep_agent and conf.CLIENT_HINTS
+    records = [
+        EndedSession(
+            user_id=user_id,
+            public_id=public_id or make_public_id(key),
+            reason=reason,
+            ip=ip if ip is None or whole_ip else client_ip_for_storage(ip),
+            user_agent=user_agent if keep_agent else None,
+            client_hints=hints if keep_hints and isinstance(hints, dict) else None,
+            created_at=created_at,
+            last_activity=last_activity,
+            ended_at=min(expire_date, now) if expired and expire_date else now,
+            impersonator_id=impersonator_id,
+            told=told,
+        )
+        for (
+            key,
+            public_id,
+            user_id,
+            ip,
+            user_agent,
+            hints,
+            created_at,
+            last_activity,
+            expire_date,
+            impersonator_id,
+        ) in rows
+        if user_id is not None
+    ]
+    if records:
+        EndedSession._base_manager.using(using).bulk_create(records)
+    return len(records)
+
+
+class EndedSessionQuerySet(models.QuerySet["EndedSession"]):
+    def for_user(self, user: Any) -> EndedSessionQuerySet:
+        return self.filter(user=user)
+
+    def past_retention(self) -> EndedSessionQuerySet:
+        """Records older than QSESSIONS_HISTORY_RETENTION (none when it is None: kept until the user goes)."""
+        retention = conf.HISTORY_RETENTION
+        if retention is None:
+            return self.none()
+        return self.filter(ended_at__lt=timezone.now() - datetime.timedelta(seconds=retention))
+
+
+class EndedSession(models.Model):
+    """A signed-in session that ended: when, why, and what it was (never its key).
+
+    Written where sessions end (qsessions.revocation, logout, the timeouts, clearsessions); deleted with
+    its user, and by clearsessions after QSESSIONS_HISTORY_RETENTION.
+    """
+
+    id = models.BigAutoField(primary_key=True)  # a log: it may outgrow 2**31 rows on a busy site
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ended_sessions", verbose_name=_("user")
+    )
+    public_id = models.CharField(_("public id"), max_length=32, db_index=True, editable=False)
+    reason = models.CharField(_("reason"), max_length=32)
+    user_agent = models.CharField(_("user agent"), max_length=300, null=True, blank=True)
+    ip = models.GenericIPAddressField(_("IP"), null=True, blank=True)
+    client_hints = models.JSONField(_("client hints"), null=True, blank=True)
+    created_at = models.DateTimeField(_("signed in"), null=True, blank=True)
+    last_activity = models.DateTimeField(_("last activity"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"))
+    # Whether the browser of that session has been told why it was signed out (it is told once).
+    told = models.BooleanField(_("told"), default=False)
+    impersonator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("impersonator"),
+    )
+
+    objects = EndedSessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ended session")
+        verbose_name_plural = _("ended sessions")
+        indexes = [models.Index(fields=["user", "ended_at"], name="qsessions_ended_user_idx")]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @cached_property
+    def device_description(self) -> devices.DeviceDescription | None:
+        if not self.user_agent:
+            return None
+        hints = self.client_hints if isinstance(self.client_hints, dict) else None
+        return devices.describe_device(self.user_agent, hints)
+
+    @cached_property
+    def location(self) -> str | None:
+        return geo.format_location(geo.location_info(self.ip))
 
 
 # -- known devices (qsessions.known_devices) ---------------------------------------------------------------

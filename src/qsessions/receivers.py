@@ -14,6 +14,7 @@ from django.utils import timezone
 from qsessions import cache as session_cache
 from qsessions import known_devices, policies
 from qsessions.backends.db import SessionStore
+from qsessions.conf import conf
 from qsessions.models import Session
 from qsessions.reauthentication import reauthentication_window, record_authentication
 from qsessions.revocation import REASON_LOGOUT, revoke_sessions
@@ -63,14 +64,21 @@ def note_device_on_login(sender: Any, request: HttpRequest | None, user: Any, **
 
 @receiver(user_logged_in, dispatch_uid="qsessions.enforce_session_limit")
 def limit_sessions_on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    policies.enforce_session_limit(user, request)
+    """The limit and impersonations, once the response is done (qsessions' middleware calls
+    policies.signed_in); at once for a login outside a request served by that middleware."""
+    session = getattr(request, "session", None)
+    if request is not None and session is not None and policies.current_session.get() is session:
+        setattr(request, policies.SIGNED_IN_ATTRIBUTE, user)
+    else:
+        policies.enforce_session_limit(user, request)
 
 
 @receiver(user_logged_out, dispatch_uid="qsessions.revoke_on_logout")
 def revoke_on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """Report the signed-out session as revoked (reason "logout"); Django's flush() deletes it anyway."""
+    """Report the signed-out session as revoked (reason "logout") and record it in the history; Django's
+    flush() deletes it anyway."""
     key = getattr(getattr(request, "session", None), "session_key", None)
-    if isinstance(key, str) and session_revoked.has_listeners(Session):
+    if isinstance(key, str) and (conf.HISTORY or session_revoked.has_listeners(Session)):
         revoke_sessions(Session.objects.filter(pk=key), REASON_LOGOUT, request)
 
 

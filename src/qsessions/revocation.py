@@ -9,18 +9,43 @@ from __future__ import annotations
 from typing import Any, Final
 
 from asgiref.sync import sync_to_async
+from django.db import transaction
 from django.http import HttpRequest
 
-from qsessions.models import Session, SessionQuerySet, delete_sessions_by_key
+from qsessions.conf import conf
+from qsessions.models import (
+    END_ADMIN,
+    END_LIMIT,
+    END_LIMIT_REFUSED,
+    END_LOGOUT,
+    END_OTHER_SESSIONS,
+    END_PASSWORD_CHANGE,
+    END_USER,
+    ENDED_COLUMNS,
+    Session,
+    SessionQuerySet,
+    delete_sessions_by_key,
+    ended_values,
+    record_ends,
+)
 from qsessions.signals import session_revoked
 
-REASON_USER: Final = "user"  # the owner signed one of their sessions out
-REASON_OTHER_SESSIONS: Final = "other-sessions"  # the owner signed out everywhere else
-REASON_ADMIN: Final = "admin"
-REASON_PASSWORD_CHANGE: Final = "password-change"  # noqa: S105
-REASON_LIMIT: Final = "limit"
-REASON_LOGOUT: Final = "logout"
-REASONS: Final = (REASON_USER, REASON_OTHER_SESSIONS, REASON_ADMIN, REASON_PASSWORD_CHANGE, REASON_LIMIT, REASON_LOGOUT)
+REASON_USER: Final = END_USER  # the owner signed one of their sessions out
+REASON_OTHER_SESSIONS: Final = END_OTHER_SESSIONS  # the owner signed out everywhere else
+REASON_ADMIN: Final = END_ADMIN
+REASON_PASSWORD_CHANGE: Final = END_PASSWORD_CHANGE
+REASON_LIMIT: Final = END_LIMIT
+REASON_LOGOUT: Final = END_LOGOUT
+REASON_LIMIT_REFUSED: Final = END_LIMIT_REFUSED
+REASONS: Final = (
+    REASON_USER,
+    REASON_OTHER_SESSIONS,
+    REASON_ADMIN,
+    REASON_PASSWORD_CHANGE,
+    REASON_LIMIT,
+    REASON_LIMIT_REFUSED,
+    REASON_LOGOUT,
+)
 
 
 def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest | None = None) -> int:
@@ -28,9 +53,15 @@ def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest
     if reason not in REASONS:
         raise ValueError(f"unknown revocation reason {reason!r}; expected one of {REASONS}")
     listening = session_revoked.has_listeners(Session)
-    removed = list(sessions.defer("session_data")) if listening else None
-    if removed is not None:
-        count = delete_sessions_by_key([s.pk for s in removed], using=sessions.db)[0]
+    history = conf.HISTORY
+    if listening or history:
+        removed = list(sessions.defer("session_data")) if listening else []
+        rows = [ended_values(s) for s in removed] if listening else list(sessions.values_list(*ENDED_COLUMNS))
+        with transaction.atomic(using=sessions.db):
+            count = delete_sessions_by_key([row[0] for row in rows], using=sessions.db)[0]
+            if history and count:
+                # A browser that signed itself out knows why; any other is told on its next request.
+                record_ends(rows, reason, using=sessions.db, told=reason == REASON_LOGOUT)
         for session in removed:
             session_revoked.send(sender=Session, session=session, reason=reason, request=request)
         return count

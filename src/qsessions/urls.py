@@ -17,6 +17,7 @@ urlpatterns = [
     path("others/revoke/", views.revoke_other_sessions, name="revoke_others"),
     path("<str:public_id>/revoke/", views.revoke_session, name="revoke"),
     path("api/sessions/", views.api_session_list, name="api_list"),
+    path("api/sessions/ended/", views.api_ended_session_list, name="api_ended"),
     path("api/sessions/revoke-others/", views.api_revoke_other_sessions, name="api_revoke_others"),
     path("api/sessions/<str:public_id>/", views.api_session_detail, name="api_detail"),
 ]

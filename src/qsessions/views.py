@@ -30,13 +30,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from qsessions import known_devices
-from qsessions.models import Session, SessionQuerySet, looks_like_public_id
+from qsessions import known_devices, lifecycle
+from qsessions.models import EndedSession, Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 from qsessions.sign_in import SignInMethod, session_sign_in_method
 
 FSI, RLI, PDI = "\u2068", "\u2067", "\u2069"  # first-strong and right-to-left isolates, and their end
+# "Recently signed out" lists this many of the user's ended sessions, the latest first.
+RECENT_ENDS = 10
+
 # Under this, "last active" reads "just now" rather than "0 minutes ago".
 JUST_NOW = datetime.timedelta(minutes=1)
 
@@ -78,6 +81,11 @@ def session_entries(request: HttpRequest) -> list[SessionEntry]:
     return [_entry(request, session) for session in sessions]
 
 
+def recent_ends(request: HttpRequest, limit: int = RECENT_ENDS) -> list[EndedSession]:
+    """The user's most recently ended sessions (the history), the latest first, in one query."""
+    return list(EndedSession.objects.for_user(request.user).order_by("-ended_at", "-pk")[:limit])
+
+
 def own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
     if not looks_like_public_id(public_id):
@@ -109,6 +117,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     entries = session_entries(request)
     context = {"entries": entries, "has_others": any(not entry.current for entry in entries)}
     context["known_devices"] = known_devices.enabled()
+    context["ended"] = [(ended, lifecycle.reason_label(ended.reason)) for ended in recent_ends(request)]
     return render(request, "qsessions/session_list.html", context)
 
 
@@ -236,6 +245,24 @@ def session_json(entry: SessionEntry) -> dict[str, Any]:
         "expires_at": _iso(session.expire_date),
         "sign_in_method": entry.sign_in.label or None,
         "second_factor": entry.sign_in.second_factor,
+        "impersonated": session.impersonator_id is not None,
+    }
+
+
+def ended_session_json(ended: EndedSession) -> dict[str, Any]:
+    """One ended session in the API's schema (docs/user-sessions.md)."""
+    description = ended.device_description
+    return {
+        "id": ended.public_id,
+        "reason": ended.reason,
+        "reason_label": lifecycle.reason_label(ended.reason),
+        "device": description.name if description is not None and description.name else None,
+        "user_agent": ended.user_agent,
+        "ip": ended.ip,
+        "location": ended.location,
+        "created_at": _iso(ended.created_at),
+        "last_activity": _iso(ended.last_activity),
+        "ended_at": _iso(ended.ended_at),
     }
 
 
@@ -260,3 +287,9 @@ def api_session_detail(request: HttpRequest, public_id: str) -> HttpResponseBase
 @reauthentication_required(json=True)
 def api_revoke_other_sessions(request: HttpRequest) -> HttpResponseBase:
     return JsonResponse({"revoked": revoke_others(request), "signed_out": False})
+
+
+@api_endpoint(["GET"])
+def api_ended_session_list(request: HttpRequest) -> HttpResponseBase:
+    """The user's recently ended sessions (at most 50), the latest first."""
+    return JsonResponse({"ended_sessions": [ended_session_json(e) for e in recent_ends(request, limit=50)]})

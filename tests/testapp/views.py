@@ -108,8 +108,9 @@ def hijack_view(request: HttpRequest) -> HttpResponse:
     """What django-hijack's acquire view does: login() as the other user, then mark the session."""
     user = get_user_model()._default_manager.get_by_natural_key(request.GET["username"])
     history = request.session.get("hijack_history", [])
+    hijacker = request.GET.get("hijacker") or (request.user.pk if request.user.is_authenticated else 1)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session["hijack_history"] = [*history, "1"]
+    request.session["hijack_history"] = [*history, str(hijacker)]
     return HttpResponse("ok")
 
 
@@ -126,3 +127,18 @@ async def async_sudo_api(request: HttpRequest) -> HttpResponse:
 async def async_record_view(request: HttpRequest) -> HttpResponse:
     await arecord_authentication(request)
     return HttpResponse("ok")
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    """The user (which loads the session), then the messages waiting for this browser."""
+    from django.contrib.messages import get_messages
+
+    user = request.user.get_username() or None
+    return JsonResponse({"user": user, "messages": [str(message) for message in get_messages(request)]})
+
+
+async def awhoami(request: HttpRequest) -> HttpResponse:
+    from django.contrib.messages import get_messages
+
+    user = (await request.auser()).get_username() or None
+    return JsonResponse({"user": user, "messages": [str(message) for message in get_messages(request)]})

@@ -58,13 +58,20 @@ class SessionStore(DatabaseStore):
         found = entries.lookup(self._cache, key)
         if isinstance(found, Found):
             self._take_stored(found.row)
-            return found.data
+            if self.ending is None:
+                return found.data
+            return self._settle(found.data)  # timed out (qsessions.lifecycle)
         if found is REVOKED_SESSION:
-            return self._session_not_found(revoked=True)
-        return self._load_from_database(key, found)
+            return self._settle(self._session_not_found(revoked=True))
+        data = self._load_from_database(key, found)
+        if self.ending is None and self.stale_key is None:
+            return data
+        return self._settle(data)
 
     def _load_from_database(self, key: str, found: str) -> dict[str, Any]:
         data = self._take_row(self._fetch_row())
+        if self.ending is not None:  # timed out: ended next, not cached
+            return data
         if self.row is None:
             if found is UNTRUSTED:  # an entry whose row is gone (deleted behind the cache's back)
                 entries.delete(self._cache, key)
@@ -79,10 +86,20 @@ class SessionStore(DatabaseStore):
         found = await entries.alookup(self._cache, key)
         if isinstance(found, Found):
             self._take_stored(found.row)
-            return found.data
+            if self.ending is None:
+                return found.data
+            return await sync_to_async(self._settle)(found.data)
         if found is REVOKED_SESSION:
-            return self._session_not_found(revoked=True)
+            return await sync_to_async(self._settle)(self._session_not_found(revoked=True))
+        data = await self._aload_from_database(key, found)
+        if self.ending is None and self.stale_key is None:
+            return data
+        return await sync_to_async(self._settle)(data)
+
+    async def _aload_from_database(self, key: str, found: str) -> dict[str, Any]:
         data = self._take_row(await self._afetch_row())
+        if self.ending is not None:
+            return data
         if self.row is None:
             if found is UNTRUSTED:
                 await entries.adelete(self._cache, key)

@@ -19,7 +19,7 @@ from django.db.models import Field
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
+from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle
 from qsessions.cache import SessionRow
 from qsessions.client import (
     AnyClient,
@@ -30,7 +30,14 @@ from qsessions.client import (
     user_agent_for_storage,
 )
 from qsessions.conf import conf
-from qsessions.models import Session, delete_sessions_by_key, make_public_id, owner_exists, user_id_from_session_data
+from qsessions.models import (
+    HIJACK_SESSION_KEY,
+    Session,
+    delete_sessions_by_key,
+    make_public_id,
+    owner_exists,
+    user_id_from_session_data,
+)
 from qsessions.signals import session_client_changed, session_created
 
 # The columns a request reads: everything but what only pages and the admin show.
@@ -129,6 +136,8 @@ class SessionStore(DjangoDatabaseStore):
     trusted_owner: Any = None  # the user django.contrib.auth logged in on this request: known to exist
     _carried_created_at: datetime.datetime | None = None  # what a new key carries over (cycle_key)
     _drawn_key: str | None = None  # the last key this store drew at random
+    ending: str | None = None  # why the session just read must end now (a timeout), see qsessions.lifecycle
+    stale_key: str | None = None  # the key of a cookie whose session is gone, until its browser is told why
 
     if TYPE_CHECKING:  # Django's internals that django-stubs does not declare, as this class uses them
         model: type[Session]
@@ -242,23 +251,56 @@ class SessionStore(DjangoDatabaseStore):
         ``revoked``: the cache holds a revocation mark for this key (it was revoked); otherwise the
         database has no live row for it (revoked, expired, or never one of ours).
         """
+        if self.client is not None:  # a request's store: its browser may be told why (qsessions.lifecycle)
+            self.stale_key = self._session_key
         self._session_key = None  # as Django does
         return {}
 
     def _take_stored(self, row: SessionRow) -> None:
-        """Take in what the stored row says; a client other than the stored one makes the session modified."""
+        """Take in what the stored row says; a client other than the stored one makes the session modified.
+
+        A signed-in session past QSESSIONS_IDLE_TIMEOUT or QSESSIONS_ABSOLUTE_TIMEOUT is marked as
+        ``ending`` instead; ``_settle`` ends it.
+        """
         self.row = row
+        timeouts = conf.TIMEOUTS
+        if timeouts is not None:
+            self.ending = lifecycle.timed_out(row, timeouts)
+            if self.ending is not None:
+                return
         client = self.client
         if client is not None and row.client_hints is None and client.sends(row.ip, row.user_agent):
             return  # the request sends exactly what is stored: nothing to parse
         if self._client_to_store() != (row.ip, row.user_agent, row.client_hints):
             self.modified = True
 
+    def _settle(self, data: dict[str, Any]) -> dict[str, Any]:
+        """After a load: end a session that timed out, or tell a browser whose session is gone why."""
+        request = lifecycle.request_of(self.client)
+        reason, self.ending = self.ending, None
+        if reason is not None:
+            key, row = self.session_key, self.row
+            self._session_key = None
+            self.row = None
+            if key is not None and row is not None:
+                lifecycle.end(key, row, reason, request, own_cache=self.caches_sessions)
+            return {}
+        key, self.stale_key = self.stale_key, None
+        if key is not None and request is not None and not data:
+            lifecycle.tell_stale(key, request)
+        return data
+
     def load(self) -> dict[str, Any]:
-        return self._take_row(self._fetch_row())
+        data = self._take_row(self._fetch_row())
+        if self.ending is None and self.stale_key is None:
+            return data
+        return self._settle(data)
 
     async def aload(self) -> dict[str, Any]:
-        return self._take_row(await self._afetch_row())
+        data = self._take_row(await self._afetch_row())
+        if self.ending is None and self.stale_key is None:
+            return data
+        return await sync_to_async(self._settle)(data)
 
     # -- writing -----------------------------------------------------------------------------------------
 
@@ -357,6 +399,8 @@ class SessionStore(DjangoDatabaseStore):
         )
         if not (ip_changed or agent_changed) or not session_client_changed.has_listeners(Session):
             return
+        if self._session_cache.get(HIJACK_SESSION_KEY):
+            return  # someone impersonating the owner (django-hijack): not the owner's client that changed
         session = Session(
             session_key=key,
             public_id=make_public_id(key),
@@ -437,7 +481,7 @@ class SessionStore(DjangoDatabaseStore):
         """Move the session to a new key (as login does), keeping its data and its creation time."""
         data = self._session
         key = self.session_key
-        self._carried_created_at = self._created_at_of(key) if key else None
+        self._carried_created_at = lifecycle.carried_start(self._created_at_of(key)) if key else None
         try:
             self.create()
         finally:
@@ -449,7 +493,8 @@ class SessionStore(DjangoDatabaseStore):
     async def acycle_key(self) -> None:
         data = await self._aget_session()
         key = self.session_key
-        self._carried_created_at = await sync_to_async(self._created_at_of)(key) if key else None
+        carried = await sync_to_async(self._created_at_of)(key) if key else None
+        self._carried_created_at = lifecycle.carried_start(carried)
         try:
             await self.acreate()
         finally:

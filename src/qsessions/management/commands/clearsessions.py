@@ -1,4 +1,5 @@
-"""``manage.py clearsessions``: delete expired sessions, in batches, from the database and the cache.
+"""``manage.py clearsessions``: delete expired sessions, in batches, from the database and the cache (their
+owners' history records them as expired), and the history past QSESSIONS_HISTORY_RETENTION.
 
 Django's own command lives in django.contrib.sessions, which a qsessions site does not install.
 """
@@ -26,3 +27,8 @@ class Command(BaseCommand):
             ) from None
         if isinstance(deleted, int) and options["verbosity"] >= 2:
             self.stdout.write(f"Deleted {deleted} expired session(s).")
+        from qsessions.models import EndedSession
+
+        forgotten = EndedSession.objects.past_retention().delete()[0]
+        if options["verbosity"] >= 2:
+            self.stdout.write(f"Deleted {forgotten} ended-session record(s) past QSESSIONS_HISTORY_RETENTION.")
