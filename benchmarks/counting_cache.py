@@ -9,7 +9,7 @@ others, and the benchmark reports what the engine asked for, not how the backend
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,9 +58,43 @@ def counting() -> Iterator[Counter[str]]:
         if plain in COUNTING_CLASSES:
             cache.__class__ = COUNTING_CLASSES[plain]
             swapped.append((cache, plain))
+    restore_redis = _count_raw_redis_commands()
     COUNTS.clear()
     try:
         yield COUNTS
     finally:
+        restore_redis()
         for cache, plain in swapped:
             cache.__class__ = plain
+
+
+def _count_raw_redis_commands() -> Callable[[], None]:
+    """Also count the Redis commands sent outside the cache API, as ``redis <COMMAND>``; returns the undo.
+
+    The cache-only engine (qsessions.backends.cache) keeps its per-user index with commands of its own
+    (EVALSHA, ZRANGEBYSCORE, a pipeline of ZREMs); commands sent by a cache call are that call, counted above.
+    """
+    try:
+        from redis.client import Pipeline, Redis
+    except ImportError:
+        return lambda: None
+    plain, pipelined = Redis.execute_command, Pipeline.execute
+
+    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        if _depth == 0:
+            COUNTS[f"redis {str(args[0]).upper()}"] += 1
+        return plain(self, *args, **options)
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _depth == 0:
+            COUNTS["redis pipeline"] += 1
+        return pipelined(self, *args, **kwargs)
+
+    Redis.execute_command = execute_command  # type: ignore[method-assign]
+    Pipeline.execute = execute  # type: ignore[method-assign]
+
+    def restore() -> None:
+        Redis.execute_command = plain  # type: ignore[method-assign]
+        Pipeline.execute = pipelined  # type: ignore[method-assign]
+
+    return restore

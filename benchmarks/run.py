@@ -60,6 +60,11 @@ CONTENDERS: list[dict[str, str]] = [
      "engine": "qsessions.backends.db"},
     {"id": "ours-cached_db", "label": "qsessions cached_db (ours)", "family": "qsessions", "kind": "cached_db",
      "venv": "ours", "engine": "qsessions.backends.cached_db"},
+    # Sessions in Redis only (also in the quick run): ours against Django's cache engine.
+    {"id": "django-cache", "label": "Django cache (Redis)", "family": "django", "kind": "cache", "venv": "django",
+     "engine": "django.contrib.sessions.backends.cache"},
+    {"id": "ours-cache", "label": "qsessions cache (ours, Redis)", "family": "qsessions", "kind": "cache",
+     "venv": "ours", "engine": "qsessions.backends.cache"},
 ]  # fmt: skip
 
 SCENARIO_TITLES = {
@@ -390,8 +395,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds, {run['duration_s']} s. "
             "Times are medians over all rounds, spread p25"
             + DASH
-            + "p75; ratios divide by the median of Django's engine of "
-            "the same kind (db or cached_db) and of django-qsessions 2.1.0 of the same kind, measured in the same "
+            + "p75; ratios divide by the median of Django's engine of the same kind "
+            "(db, cached_db or cache) and of django-qsessions 2.1.0 of the same kind, measured in the same "
             "run (< 1 is faster). *CPU ms* is the CPU time of the measuring process (our code's cost, hardly "
             "moved by other processes, without the database and cache servers' time); the targets use its ratio. "
             "Queries and cache calls are those of one operation.",

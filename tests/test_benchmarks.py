@@ -108,3 +108,46 @@ def test_revoking_all_with_the_history_is_one_select_one_delete_one_insert(
 def test_your_sessions_page_queries(results: dict[str, dict[str, Any]], kind: str, queries: Any) -> None:
     # db: the session, the user, the list, the recently ended; cached_db: the session comes from the cache.
     assert results[kind]["your_sessions"]["queries"] == queries
+
+
+def test_the_cache_only_engine_scenarios_on_redis(tmp_path: Path) -> None:
+    """`make bench`'s cache contender: no query, and the Redis calls its figures report."""
+    from tests import services
+
+    rest = services.redis_url().split("://", 1)[1].split("/", 1)[0]
+    host, _, port = rest.rpartition(":")
+    if not services.answers((host or "127.0.0.1", int(port or 6379))):
+        if services.REQUIRE_SERVICES:
+            pytest.fail(f"Redis at {services.redis_url()} does not answer")
+        pytest.skip(f"Redis at {services.redis_url()} does not answer")
+    plan: dict[str, dict[str, int]] = {name: {"iterations": 1} for name in ("read", "store_save", "login")}
+    plan["revoke_all"] = {"iterations": 1, "size": 5}
+    plan["your_sessions"] = {"iterations": 1, "size": 3}
+    config = {
+        "db": "sqlite",
+        "cache": "locmem",  # the cache contenders run on Redis whatever the others use
+        "redis_url": services.redis_url(),
+        "workdir": str(tmp_path),
+        "round": 0,
+        "contender": {"id": "ours-cache", "family": "qsessions", "kind": "cache", "engine": "qsessions.backends.cache"},
+        "scenarios": plan,
+    }
+    out = subprocess.run(
+        [sys.executable, str(WORKER), json.dumps(config)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    lines = {line["scenario"]: line for line in map(json.loads, out.stdout.splitlines())}
+    assert lines["read"]["queries"] == {} and lines["read"]["cache_ops"] == {"get_many": 1}
+    # A save that keeps the owner and the hour of expiry leaves the index alone.
+    assert lines["store_save"]["cache_ops"] == {"get_many": 1, "set": 1}
+    assert lines["login"]["cache_ops"].get("redis EVALSHA") == 1
+    assert lines["revoke_all"]["queries"] == {}
+    assert lines["revoke_all"]["cache_ops"] == {
+        "redis ZRANGEBYSCORE": 1,
+        "get_many": 1,
+        "set_many": 1,
+        "redis pipeline": 1,
+    }
+    # The page: the session, the index, the entries (and the user from the database).
+    assert lines["your_sessions"]["cache_ops"] == {"get_many": 2, "redis ZRANGEBYSCORE": 1}
+    assert lines["your_sessions"]["queries"] == {"SELECT": 1}

@@ -13,6 +13,7 @@ import pytest
 import sessions_tests.tests as django_tests
 from django.test import override_settings
 
+from qsessions.backends.cache import SessionStore as CacheStore
 from qsessions.backends.cached_db import SessionStore as CachedDatabaseStore
 from qsessions.backends.db import SessionStore as DatabaseStore
 from qsessions.middleware import SessionMiddleware
@@ -54,6 +55,12 @@ class CacheDBSessionWithTimeZoneTests(django_tests.CacheDBSessionWithTimeZoneTes
     backend = CachedDatabaseStore
 
 
+# The cache-only engine, on the cache the suite runs on (Redis in CI's PostgreSQL + Redis run). Django's tests
+# store no signed-in user, so they need no per-user index: that part is tests/test_cache_engine.py's, on Redis.
+class CacheSessionTests(django_tests.CacheSessionTests):
+    backend = CacheStore
+
+
 class _OurMiddleware:
     """Run Django's middleware tests with qsessions' middleware, store and model in place of Django's."""
 
@@ -84,5 +91,5 @@ class CachedSessionMiddlewareTests(_OurMiddleware, django_tests.SessionMiddlewar
 
 def test_contract_classes_use_our_engines() -> None:
     """Guard against a refactor that silently runs Django's engines instead of ours."""
-    classes: list[Any] = [DatabaseSessionTests, CacheDBSessionTests]
+    classes: list[Any] = [DatabaseSessionTests, CacheDBSessionTests, CacheSessionTests]
     assert all(issubclass(c.backend, DatabaseStore) for c in classes)

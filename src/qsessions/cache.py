@@ -232,14 +232,26 @@ def _engine_caches_sessions(engine: str) -> bool:
     return bool(getattr(store_class, "caches_sessions", False))
 
 
+@lru_cache(maxsize=8)
+def _engine_keeps_cache_only(engine: str) -> bool:
+    store_class = getattr(import_module(engine), "SessionStore", None)
+    return bool(getattr(store_class, "cache_only", False))
+
+
 def sessions_are_cached() -> bool:
     """Whether the configured SESSION_ENGINE keeps sessions in the cache (qsessions' cached_db or a subclass)."""
     return _engine_caches_sessions(settings.SESSION_ENGINE)
 
 
+def sessions_are_cache_only() -> bool:
+    """Whether the configured SESSION_ENGINE keeps sessions in the cache only (qsessions.backends.cache)."""
+    return _engine_keeps_cache_only(settings.SESSION_ENGINE)
+
+
 def _forget_engine(setting: str, **kwargs: Any) -> None:
     if setting == "SESSION_ENGINE":
         _engine_caches_sessions.cache_clear()
+        _engine_keeps_cache_only.cache_clear()
 
 
 setting_changed.connect(_forget_engine, dispatch_uid="qsessions.cache.forget_engine")

@@ -331,6 +331,21 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         backend_class = import_string(backend)
     except ImportError:
         return []  # Django's own cache checks report an unusable BACKEND
+    from qsessions.cache import sessions_are_cache_only
+    from qsessions.redis_connection import redis_kind_of_class
+
+    if sessions_are_cache_only():
+        if isinstance(backend_class, type) and redis_kind_of_class(backend_class) is not None:
+            return []
+        return [
+            Error(
+                f"SESSION_ENGINE is {engine!r}, which needs Redis, but cache {alias!r} is {backend!r}: the per-user "
+                "index that lists and revokes a user's sessions uses Redis sorted sets.",
+                hint="Use django.core.cache.backends.redis.RedisCache or django_redis.cache.RedisCache for "
+                'SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.cached_db".',
+                id="qsessions.E070",
+            )
+        ]
     if issubclass(backend_class, LocMemCache):
         return [
             Warning(

@@ -16,6 +16,8 @@ from django.db import router
 from django.db.models import F
 from django.http import HttpRequest
 
+from qsessions import cache_sessions
+from qsessions.cache import sessions_are_cache_only
 from qsessions.conf import conf
 from qsessions.models import END_LIMIT_REFUSED, HIJACK_SESSION_KEY, Session, owner_exists
 from qsessions.revocation import REASON_LIMIT, REASON_PASSWORD_CHANGE, revoke_all, revoke_sessions
@@ -91,6 +93,8 @@ def enforce_session_limit(user: Any, request: HttpRequest | None = None) -> int:
     if limit is None:
         return 0
     keep = _current_key(request)
+    if sessions_are_cache_only():  # no impersonations nor history there: the oldest beyond the limit go
+        return cache_sessions.revoke_beyond(user, limit - 1 if keep is not None else limit, keep, REASON_LIMIT, request)
     others = Session.objects.for_user(user).active().filter(impersonator__isnull=True)
     if keep is not None:
         others = others.exclude(pk=keep)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from qsessions import cache as session_cache
-from qsessions import known_devices, policies
+from qsessions import cache_sessions, known_devices, policies
 from qsessions.backends.db import SessionStore
 from qsessions.conf import conf
 from qsessions.models import Session
@@ -21,18 +21,24 @@ from qsessions.revocation import REASON_LOGOUT, revoke_sessions
 from qsessions.signals import session_revoked
 
 _KEYS_ATTRIBUTE = "_qsessions_session_keys"
+_OWNER_ATTRIBUTE = "_qsessions_session_owner"
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="qsessions.remember_user_sessions")
 def remember_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
     """The database deletes a user's sessions by CASCADE, without telling the cache: note their keys."""
-    if session_cache.sessions_are_cached():
+    if session_cache.sessions_are_cache_only():  # no rows: the user's index names the sessions
+        setattr(instance, _OWNER_ATTRIBUTE, instance.pk)
+    elif session_cache.sessions_are_cached():
         rows = list(Session._base_manager.using(using).filter(user=instance).values_list("pk", "expire_date"))
         setattr(instance, _KEYS_ATTRIBUTE, rows)
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="qsessions.evict_user_sessions")
 def evict_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
+    owner = instance.__dict__.pop(_OWNER_ATTRIBUTE, None)
+    if owner is not None:
+        cache_sessions.evict_user(owner)
     rows = instance.__dict__.pop(_KEYS_ATTRIBUTE, None)
     if rows:
         latest = max(expire_date for _, expire_date in rows)

@@ -12,6 +12,9 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.http import HttpRequest
 
+from qsessions import cache_sessions
+from qsessions.cache import sessions_are_cache_only
+from qsessions.cache_sessions import CachedSession
 from qsessions.conf import conf
 from qsessions.models import (
     END_ADMIN,
@@ -48,10 +51,14 @@ REASONS: Final = (
 )
 
 
-def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest | None = None) -> int:
-    """Revoke every session in ``sessions``; return how many were removed."""
+def _check_reason(reason: str) -> None:
     if reason not in REASONS:
         raise ValueError(f"unknown revocation reason {reason!r}; expected one of {REASONS}")
+
+
+def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest | None = None) -> int:
+    """Revoke every session in ``sessions``; return how many were removed."""
+    _check_reason(reason)
     listening = session_revoked.has_listeners(Session)
     history = conf.HISTORY
     if listening or history:
@@ -69,13 +76,19 @@ def revoke_sessions(sessions: SessionQuerySet, reason: str, request: HttpRequest
     return total
 
 
-def revoke(session: Session, reason: str, request: HttpRequest | None = None) -> bool:
+def revoke(session: Session | CachedSession, reason: str, request: HttpRequest | None = None) -> bool:
     """Revoke one session; ``False`` when it was already gone."""
+    if isinstance(session, CachedSession):
+        _check_reason(reason)
+        return cache_sessions.revoke(session, reason, request)
     return revoke_sessions(Session.objects.filter(pk=session.pk), reason, request) > 0
 
 
 def revoke_all(user: Any, reason: str, keep: str | None = None, request: HttpRequest | None = None) -> int:
     """Revoke every session of ``user`` except the one whose key is ``keep``."""
+    if sessions_are_cache_only():
+        _check_reason(reason)
+        return cache_sessions.revoke_all(user, reason, keep, request)
     sessions = Session.objects.filter(user=user)
     if keep is not None:
         sessions = sessions.exclude(pk=keep)

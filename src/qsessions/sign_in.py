@@ -21,6 +21,7 @@ from qsessions.conf import conf
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
 
+    from qsessions.cache_sessions import CachedSession
     from qsessions.models import Session
 
 # django-otp's DEVICE_ID_SESSION_KEY (django_otp/__init__.py), written by django_otp.login().
@@ -98,6 +99,6 @@ def sign_in_method(data: Mapping[str, Any]) -> SignInMethod:
     return SignInMethod(backend=backend, label=label, second_factor=second_factor)
 
 
-def session_sign_in_method(session: Session) -> SignInMethod:
+def session_sign_in_method(session: Session | CachedSession) -> SignInMethod:
     """How a stored session signed in (decodes its data: one signature check and JSON parse)."""
     return sign_in_method(session.get_decoded())

@@ -30,7 +30,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from qsessions import known_devices, lifecycle
+from qsessions import cache_sessions, known_devices, lifecycle
+from qsessions.cache import sessions_are_cache_only
+from qsessions.cache_sessions import CachedSession
 from qsessions.models import EndedSession, Session, SessionQuerySet, looks_like_public_id
 from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
@@ -48,7 +50,7 @@ JUST_NOW = datetime.timedelta(minutes=1)
 class SessionEntry:
     """A session as the owner sees it."""
 
-    session: Session
+    session: Session | CachedSession
     current: bool
     device: str
 
@@ -69,12 +71,16 @@ def _own_sessions(request: HttpRequest) -> SessionQuerySet:
     return sessions
 
 
-def _entry(request: HttpRequest, session: Session) -> SessionEntry:
+def _entry(request: HttpRequest, session: Session | CachedSession) -> SessionEntry:
     return SessionEntry(session, session.session_key == request.session.session_key, session.device_name)
 
 
 def session_entries(request: HttpRequest) -> list[SessionEntry]:
-    """The user's active sessions, the most recently active first, in one query."""
+    """The user's active sessions, the most recently active first, in one query (two Redis calls on the
+    cache-only engine)."""
+    if sessions_are_cache_only():
+        cached = sorted(cache_sessions.user_sessions(request.user), key=cache_sessions.most_recent_first)
+        return [_entry(request, session) for session in cached]
     sessions = _own_sessions(request).order_by(
         F("last_activity").desc(nulls_last=True), F("created_at").desc(nulls_last=True)
     )
@@ -82,7 +88,12 @@ def session_entries(request: HttpRequest) -> list[SessionEntry]:
 
 
 def recent_ends(request: HttpRequest, limit: int = RECENT_ENDS) -> list[EndedSession]:
-    """The user's most recently ended sessions (the history), the latest first, in one query."""
+    """The user's most recently ended sessions (the history), the latest first, in one query.
+
+    The cache-only engine keeps no history (and touches no database): none.
+    """
+    if sessions_are_cache_only():
+        return []
     return list(EndedSession.objects.for_user(request.user).order_by("-ended_at", "-pk")[:limit])
 
 
@@ -90,6 +101,9 @@ def own_session(request: HttpRequest, public_id: str) -> SessionEntry | None:
     # Anything but an id's shape is unknown without asking the database (PostgreSQL refuses NUL bytes).
     if not looks_like_public_id(public_id):
         return None
+    if sessions_are_cache_only():
+        found = [s for s in cache_sessions.user_sessions(request.user) if s.public_id == public_id]
+        return _entry(request, found[0]) if found else None
     session = _own_sessions(request).filter(public_id=public_id).first()
     return _entry(request, session) if session is not None else None
 
