@@ -6,7 +6,7 @@ import datetime
 import io
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings as django_settings
@@ -54,6 +54,7 @@ class UserSessionsSession(models.Model):
     session_key = models.CharField(max_length=40, primary_key=True)
     session_data = models.TextField()
     expire_date = models.DateTimeField(db_index=True)
+    objects: models.Manager[UserSessionsSession] = models.Manager()
     user_agent = models.CharField(null=True, blank=True, max_length=200)
     last_activity = models.DateTimeField()
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -81,7 +82,7 @@ def signed_in_legacy_session(user: AbstractBaseUser) -> str:
     request = HttpRequest()
     request.session = LegacyStore()
     request.session["theme"] = "dark"
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, cast(Any, user), backend="django.contrib.auth.backends.ModelBackend")
     request.session.save()
     key = request.session.session_key
     assert key is not None
@@ -244,7 +245,8 @@ def test_rows_with_unusable_keys_or_dates_are_undecodable(legacy_tables: None, d
     future = timezone.now() + datetime.timedelta(days=1)
     LegacySession.objects.create(session_key="short", session_data=good, expire_date=future)
     LegacySession.objects.create(session_key="k" * 32, session_data="", expire_date=future)
-    LegacySession.objects.create(session_key="j" * 32, session_data=LegacyStore().encode([1, 2]), expire_date=future)
+    not_a_dict = LegacyStore().encode([1, 2])  # type: ignore[arg-type]
+    LegacySession.objects.create(session_key="j" * 32, session_data=not_a_dict, expire_date=future)
     garbage = [f"garbage{i}".ljust(32, "0") for i in range(6)]
     for key in garbage:
         LegacySession.objects.create(session_key=key, session_data="garbage", expire_date=future)

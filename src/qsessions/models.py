@@ -85,7 +85,7 @@ def user_id_from_session_data(data: dict[str, Any]) -> Any:
     if value is None:
         return None
     try:
-        return Session._meta.get_field("user").target_field.to_python(value)  # type: ignore[union-attr]
+        return Session._meta.get_field("user").target_field.to_python(value)
     except (ValidationError, TypeError, ValueError):
         return None
 

@@ -76,10 +76,15 @@ class RowSelect:
         self.expire_field = meta.get_field("expire_date")
         columns = [cast("Field[Any, Any]", meta.get_field(name)).get_col(meta.db_table) for name in ROW_COLUMNS]
         limit = connection.ops.limit_offset_sql(0, 1)
-        # Names from the model, quoted by the database backend; the values are parameters.
+
+        # Names from the model, quoted by the database backend; the values are parameters. (Every field here
+        # is a concrete one: its column is never None, as django-stubs 6.x allows for in general.)
+        def column(field: Any) -> str:
+            return cast(str, field.column)
+
         self.sql = (
-            f"SELECT {', '.join(quote(col.target.column) for col in columns)} FROM {quote(meta.db_table)}"  # noqa: S608
-            f" WHERE {quote(meta.pk.column)} = %s AND {quote(self.expire_field.column)} > %s {limit}"
+            f"SELECT {', '.join(quote(column(col.target)) for col in columns)} FROM {quote(meta.db_table)}"  # noqa: S608
+            f" WHERE {quote(column(meta.pk))} = %s AND {quote(column(self.expire_field))} > %s {limit}"
         )
         self.converters = [
             (index, col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
