@@ -2,30 +2,39 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-comma := ,
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo docs test test-main test-contract test-install test-matrix lint format clean bench bench-full bench-load bench-write
+.PHONY: venv messages demo docs test test-main test-contract test-install test-matrix lint format clean bench bench-full bench-load bench-write
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "qsessions needs Python 3.10 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Dependency groups (pyproject.toml) need pip 25.1 or newer; a new virtualenv may bring an older one.
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 # The test targets also install the drivers for the servers tests/services.py can select: the
-# `services` extra always (wheels only), the `mysql` extra (mysqlclient, built against libmariadb-dev)
+# `services` group always (wheels only), the `mysql` group (mysqlclient, built against libmariadb-dev)
 # only when QSESSIONS_TEST_DB=mysql, so that a machine with only Python runs `make test`.
-TEST_EXTRAS := services$(if $(filter mysql,$(QSESSIONS_TEST_DB)),-mysql)
-TEST_STAMP := $(VENV)/.installed-$(TEST_EXTRAS)
+TEST_GROUPS := services$(if $(filter mysql,$(QSESSIONS_TEST_DB)),-mysql)
+TEST_STAMP := $(VENV)/.installed-$(TEST_GROUPS)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,$(subst -,$(comma),$(TEST_EXTRAS))]'
+	$(BIN)/python -m pip install --quiet $(foreach group,$(subst -, ,$(TEST_GROUPS)),--group $(group))
 	touch $@
+
+## make messages: update the translation catalogues (src/qsessions/locale/*/LC_MESSAGES/django.po) from the
+## code and templates, then compile them to the .mo files the repository and the wheel ship. Needs GNU gettext
+## (Debian: apt-get install gettext); nothing else does, since the compiled catalogues are committed.
+LANGUAGES := de es fa fr it nl pl pt_BR ru zh_Hans
+
+messages: $(STAMP)
+	cd src/qsessions && ../../$(BIN)/django-admin makemessages --no-obsolete --add-location=file $(addprefix -l ,$(LANGUAGES))
+	cd src/qsessions && ../../$(BIN)/django-admin compilemessages
 
 ## make demo [PORT=8000]: the example site on http://127.0.0.1:$(PORT)/ (admin at /admin/), SQLite + local
 ## memory cache. A virtualenv of its own with qsessions and its dependencies only, none of the tools above.
@@ -60,7 +69,7 @@ test-contract: $(TEST_STAMP)
 test-install: $(TEST_STAMP)
 	QSESSIONS_TEST_INSTALL=1 $(BIN)/pytest tests/test_install.py
 
-## make test-matrix: main + contract suites on Python 3.11/Django 5.2, 3.12/6.0, 3.13/6.1 (nox, see noxfile.py)
+## make test-matrix: main + contract suites on Python 3.10/Django 5.2, 3.11/5.2, 3.12/6.0, 3.13/6.1 (nox, see noxfile.py)
 test-matrix: $(STAMP)
 	$(BIN)/nox
 
@@ -78,7 +87,7 @@ bench-full:
 BENCH_LOAD_STAMP := $(VENV)/.installed-bench-load
 
 $(BENCH_LOAD_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench-load]'
+	$(BIN)/python -m pip install --quiet --group bench-load
 	touch $@
 
 bench-load: $(BENCH_LOAD_STAMP)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nox
 
-MATRIX = [("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
+# Every Python and every Django that pyproject.toml claims runs here at least once (tests/test_packaging.py
+# holds the classifiers to this list). Django 6.x needs Python 3.12 or newer.
+MATRIX = [("3.10", "5.2"), ("3.11", "5.2"), ("3.12", "6.0"), ("3.13", "6.1")]
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
@@ -32,11 +34,12 @@ def interpreter(version: str) -> str:
     return shutil.which(f"python{version}") or f"python{version}"
 
 
-def extras() -> str:
-    wanted = ["dev", "services"]
+def groups() -> list[str]:
+    """The dependency groups a matrix session needs (pyproject.toml), as requirements."""
+    wanted = ["test", "services"]
     if os.environ.get("QSESSIONS_TEST_DB") == "mysql":
         wanted.append("mysql")  # mysqlclient: built against libmariadb-dev
-    return ",".join(wanted)
+    return list(nox.project.dependency_groups(nox.project.load_toml("pyproject.toml"), *wanted))
 
 
 @nox.session
@@ -46,7 +49,7 @@ def extras() -> str:
     ids=[f"py{python}-django{django}" for python, django in MATRIX],
 )
 def tests(session: nox.Session, django: str) -> None:
-    session.install("--quiet", "-e", f".[{extras()}]", f"django~={django}.0")
+    session.install("--quiet", "-e", ".", *groups(), f"django~={django}.0")
     session.run("python", "-c", "import django, sys; print('Django', django.__version__, 'on', sys.version)")
     session.run("pytest", "tests", "-q")
     session.run("python", "scripts/fetch_django_tests.py")

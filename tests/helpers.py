@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import AsyncClient, Client
 
 from qsessions.models import Session
 
@@ -51,12 +51,13 @@ def signed_in(username: str, user_agent: str = FIREFOX_WINDOWS, ip: str = "127.0
     return client
 
 
-def session_key_of(client: Client) -> str:
+def session_key_of(client: Client | AsyncClient) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def session_of(client: Client) -> Session:
-    return Session.objects.get(pk=session_key_of(client))
+def session_of(client: Client | AsyncClient) -> Session:
+    session: Session = Session.objects.get(pk=session_key_of(client))
+    return session
 
 
 def data_statements(queries: Any) -> list[str]:

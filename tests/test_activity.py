@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _row(client: Client | AsyncClient) -> Session:
-    return Session.objects.get(pk=client.cookies["sessionid"].value)
+    session: Session = Session.objects.get(pk=client.cookies["sessionid"].value)
+    return session
 
 
 def _entry(key: str) -> Found:
@@ -179,7 +180,7 @@ def test_cached_entry_keeps_the_rows_lifetime(cached_engine: str, client: Client
     timeout = cache_set.call_args.args[2]
     remaining = (_row(client).expire_date - timezone.now()).total_seconds()
     assert remaining - 200 <= timeout <= remaining
-    assert _entry(key).row.last_activity == _row(client).last_activity.timestamp()
+    assert _entry(key).row.last_activity == _timestamp(client)
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
@@ -201,7 +202,7 @@ def test_legacy_cache_entry_is_replaced_from_the_row_and_touched(
         with _later(2):
             assert store.touch() is True
     assert _entry(key).data == {"value": "x"}
-    assert _entry(key).row.last_activity == _row(client).last_activity.timestamp()
+    assert _entry(key).row.last_activity == _timestamp(client)
 
 
 def test_async_touch_rewrites_the_cache_entry(cached_engine: str, client: Client) -> None:
@@ -212,7 +213,7 @@ def test_async_touch_rewrites_the_cache_entry(cached_engine: str, client: Client
     with _later(3):
         assert async_to_sync(store.atouch)() is True
     assert _entry(key).data["value"] == "x"
-    assert _entry(key).row.last_activity == _row(client).last_activity.timestamp()
+    assert _entry(key).row.last_activity == _timestamp(client)
 
 
 def test_server_errors_record_no_activity(engine: str, client: Client) -> None:
@@ -228,3 +229,10 @@ def test_server_errors_record_no_activity(engine: str, client: Client) -> None:
     with _later(2):
         middleware.process_response(request, HttpResponse(status=500))
     assert _row(client).last_activity == _row(client).created_at
+
+
+def _timestamp(client: Client | AsyncClient) -> float:
+    """The session's last activity as stored in the database, as a POSIX timestamp."""
+    last = _row(client).last_activity
+    assert last is not None
+    return last.timestamp()

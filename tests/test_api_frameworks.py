@@ -122,7 +122,7 @@ def csrf_is_required_to_revoke(api: str, caplog: pytest.LogCaptureFixture) -> No
     assert "CSRF token missing" in caplog.text
     error(laptop.delete(f"{api}{target}/", HTTP_X_CSRFTOKEN="x" * 32), 403, "csrf_failed")
     error(laptop.post(f"{api}revoke-others/"), 403, "csrf_failed")
-    foreign = {
+    foreign: dict[str, Any] = {
         "HTTP_X_CSRFTOKEN": token,
         "HTTP_ORIGIN": "https://evil.example",
         "HTTP_REFERER": "https://evil.example/",

@@ -33,8 +33,8 @@ def _imports(tree: ast.AST, modules: set[str]) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
+            for branch in node.orelse:
+                visit(branch)
             return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("qsessions"))
@@ -98,6 +98,7 @@ def test_the_cycle_finder_finds_cycles() -> None:
         ("qsessions.client", {"qsessions.backends.db", "qsessions.models", "qsessions.cache"}),
         ("qsessions.devices", {"qsessions.models"}),
         ("qsessions.geo", {"qsessions.models"}),
+        ("qsessions.previous", {"qsessions.models", "qsessions.backends.db", "qsessions.backends.cached_db"}),
         # The cache-only engine's index and Redis adapter sit beside cache.py: no model, no store.
         ("qsessions.session_index", {"qsessions.models", "qsessions.backends.cache", "qsessions.cache_sessions"}),
         ("qsessions.redis_connection", {"qsessions.models", "qsessions.cache", "qsessions.backends.cache"}),

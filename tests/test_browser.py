@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 
 def _missing() -> str | None:
     if importlib.util.find_spec("playwright") is None:
-        return "playwright is not installed (pip install -e '.[dev]')"
+        return "playwright is not installed (pip install --group test)"
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     return None

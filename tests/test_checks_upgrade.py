@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def middleware_with(*session_middleware: str) -> list[str]:
     return [*session_middleware, *rest]
 
 
-def ids(messages: list[CheckMessage]) -> list[str]:
+def ids(messages: Sequence[CheckMessage]) -> list[str]:
     return [message.id or "" for message in messages]
 
 

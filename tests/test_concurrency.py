@@ -27,7 +27,8 @@ ROUNDS = 60  # each round is two requests
 
 
 def _row(client: Client) -> Session:
-    return Session.objects.get(pk=client.cookies["sessionid"].value)
+    session: Session = Session.objects.get(pk=client.cookies["sessionid"].value)
+    return session
 
 
 def _check_owner(row: Session) -> None:

@@ -246,7 +246,7 @@ def test_a_page_of_sessions_parses_each_distinct_user_agent_once() -> None:
         )
     devices.parse_user_agent.cache_clear()
     devices._describe.cache_clear()
-    names = {session.device_description.name for session in Session.objects.all()}  # type: ignore[union-attr]
+    names = {session.device_description.name for session in Session.objects.all()}
     assert names == {"Chrome 118 on Windows", "Safari 17 on iPhone", "Googlebot"}
     assert devices.parse_user_agent.cache_info().misses == 3
 
@@ -258,6 +258,7 @@ def test_session_device_properties() -> None:
     # The drop-in properties keep django-qsessions' format.
     assert session.device == "iPhone / iOS 17.1 / Mobile Safari 17.1"
     assert session.device_info is not None
+    assert session.device_info.user_agent is not None
     assert session.device_info.user_agent.family == "Mobile Safari"
     assert session.device_description == describe_device(SAFARI_IPHONE)
     hinted = Session(user_agent=CHROME_WINDOWS, client_hints={"platform": "Windows", "platform_version": "14.0.0"})

@@ -475,7 +475,7 @@ def test_redirect_from_https_to_http_is_refused() -> None:
 
     request = urllib.request.Request("https://download.maxmind.com/geoip/databases/GeoLite2-City/download")
     with pytest.raises(DownloadError, match="non-HTTPS"):
-        HttpsOnlyRedirects().redirect_request(request, io.BytesIO(), 302, "Found", Message(), "http://evil.test/x")  # type: ignore[arg-type]
+        HttpsOnlyRedirects().redirect_request(request, io.BytesIO(), 302, "Found", Message(), "http://evil.test/x")
 
 
 def test_redirect_drops_the_credentials() -> None:
@@ -491,7 +491,7 @@ def test_redirect_drops_the_credentials() -> None:
         302,
         "Found",
         Message(),
-        "https://storage.example/x?sig=1",  # type: ignore[arg-type]
+        "https://storage.example/x?sig=1",
     )
     assert new is not None
     assert {name.lower() for name, _ in new.header_items()} == {"user-agent"}
@@ -569,10 +569,7 @@ def test_redirect_that_urllib_would_not_follow(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(urllib.request.HTTPRedirectHandler, "redirect_request", lambda *args: None)
     request = urllib.request.Request("https://download.maxmind.com/x", headers={"Authorization": "Basic abc"})
-    assert (
-        HttpsOnlyRedirects().redirect_request(request, io.BytesIO(), 302, "Found", Message(), "https://s/x")  # type: ignore[arg-type]
-        is None
-    )
+    assert HttpsOnlyRedirects().redirect_request(request, io.BytesIO(), 302, "Found", Message(), "https://s/x") is None
 
 
 # -- hostile archives: confined to the scratch folder, capped in size -------------------------------------------

@@ -6,7 +6,7 @@ import datetime
 import io
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings as django_settings
@@ -54,6 +54,7 @@ class UserSessionsSession(models.Model):
     session_key = models.CharField(max_length=40, primary_key=True)
     session_data = models.TextField()
     expire_date = models.DateTimeField(db_index=True)
+    objects: models.Manager[UserSessionsSession] = models.Manager()
     user_agent = models.CharField(null=True, blank=True, max_length=200)
     last_activity = models.DateTimeField()
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -67,9 +68,13 @@ class UserSessionsSession(models.Model):
 
 @pytest.fixture(scope="session")
 def legacy_tables(django_db_setup: Any, django_db_blocker: Any) -> None:
-    with django_db_blocker.unblock(), connection.schema_editor() as editor:
-        editor.create_model(LegacySession)
-        editor.create_model(UserSessionsSession)
+    # Also used by other modules (tests/test_previous.py): created once per database.
+    with django_db_blocker.unblock():
+        existing = connection.introspection.table_names()
+        with connection.schema_editor() as editor:
+            for model in (LegacySession, UserSessionsSession):
+                if model._meta.db_table not in existing:
+                    editor.create_model(model)
 
 
 def signed_in_legacy_session(user: AbstractBaseUser) -> str:
@@ -77,7 +82,7 @@ def signed_in_legacy_session(user: AbstractBaseUser) -> str:
     request = HttpRequest()
     request.session = LegacyStore()
     request.session["theme"] = "dark"
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, cast(Any, user), backend="django.contrib.auth.backends.ModelBackend")
     request.session.save()
     key = request.session.session_key
     assert key is not None
@@ -240,7 +245,8 @@ def test_rows_with_unusable_keys_or_dates_are_undecodable(legacy_tables: None, d
     future = timezone.now() + datetime.timedelta(days=1)
     LegacySession.objects.create(session_key="short", session_data=good, expire_date=future)
     LegacySession.objects.create(session_key="k" * 32, session_data="", expire_date=future)
-    LegacySession.objects.create(session_key="j" * 32, session_data=LegacyStore().encode([1, 2]), expire_date=future)
+    not_a_dict = LegacyStore().encode([1, 2])  # type: ignore[arg-type]
+    LegacySession.objects.create(session_key="j" * 32, session_data=not_a_dict, expire_date=future)
     garbage = [f"garbage{i}".ljust(32, "0") for i in range(6)]
     for key in garbage:
         LegacySession.objects.create(session_key=key, session_data="garbage", expire_date=future)
@@ -444,6 +450,7 @@ def test_a_cache_with_a_custom_key_function_cannot_be_listed(
 
 def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tables: None, db: None) -> None:
     User.objects.create_user("erin", password="pw")
+    User.objects.create_user("frank", password="pw")
     stock_django = {
         "INSTALLED_APPS": [*django_settings.INSTALLED_APPS, "django.contrib.sessions"],
         "MIDDLEWARE": [
@@ -454,25 +461,42 @@ def test_the_upgrade_guide_from_django_contrib_sessions(engine: str, legacy_tabl
         ],
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
     }
-    # Before: a stock Django site signs erin in, with Django's own middleware, engine and model.
+    # Before: a stock Django site signs erin and frank in, with Django's own middleware, engine and model.
+    browsers = {}
     with override_settings(**stock_django):
-        browser = Client()
-        assert browser.get("/login/", {"username": "erin"}).status_code == 200
-        assert browser.get("/write/", {"value": "draft"}).status_code == 200
-        assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
-    old_cookie = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
-    assert LegacySession.objects.filter(pk=old_cookie).exists()
+        for name in ("erin", "frank"):
+            browser = browsers[name] = Client()
+            assert browser.get("/login/", {"username": name}).status_code == 200
+            assert browser.get("/write/", {"value": f"draft-{name}"}).status_code == 200
+            assert browser.get("/read/").json() == {"user": name, "value": f"draft-{name}"}
+            assert LegacySession.objects.filter(pk=browser.cookies[django_settings.SESSION_COOKIE_NAME].value)
 
-    # Step 1 and 2: the settings of the guide (this suite's) and migrate; the checks are quiet.
-    call_command("migrate", verbosity=0)
-    call_command("check", stdout=io.StringIO())
-    # Step 3: deploy, then import.
-    out, _ = run_import()
-    assert "Imported 1 sessions (1 signed in) of 1 read" in out
-    # The browser's cookie is still signed in, with its data.
-    assert browser.get("/read/").json() == {"user": "erin", "value": "draft"}
-    # Running it again changes nothing.
-    assert "already in qsessions: 1" in run_import()[0]
+    # The deploy: the same browsers (cookies) meet the new processes (a test Client keeps the middleware
+    # it first loaded, so each browser gets a new Client with its cookies).
+    for name, before in list(browsers.items()):
+        browsers[name] = Client()
+        browsers[name].cookies = before.cookies
+    # Step 1 (the guide's settings: this suite's, and QSESSIONS_PREVIOUS_ENGINE) and 2: migrate; checks quiet.
+    with override_settings(QSESSIONS_PREVIOUS_ENGINE="django.contrib.sessions.backends.db"):
+        call_command("migrate", verbosity=0)
+        call_command("check", stdout=io.StringIO())
+        # Step 3: deploy. erin comes back before the import: signed in, her cookie kept, her session moved.
+        response = browsers["erin"].get("/read/")
+        assert response.json() == {"user": "erin", "value": "draft-erin"}
+        assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+        assert not LegacySession.objects.filter(pk=browsers["erin"].cookies[django_settings.SESSION_COOKIE_NAME].value)
+        # Then the import: frank's session, which no request has moved yet.
+        out, _ = run_import()
+        assert "Imported 1 sessions (1 signed in) of 1 read" in out
+        # Both cookies are signed in, with their data.
+        for name, browser in browsers.items():
+            assert browser.get("/read/").json() == {"user": name, "value": f"draft-{name}"}
+        # Running it again changes nothing.
+        assert "already in qsessions: 1" in run_import()[0]
+        # The check says the setting can go (step 4).
+        checks = io.StringIO()
+        call_command("check", "--database", "default", stdout=checks, stderr=checks)
+        assert "qsessions.I080" in checks.getvalue()
 
 
 @pytest.mark.parametrize(

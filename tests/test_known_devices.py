@@ -299,8 +299,6 @@ def test_a_user_without_an_email_address_gets_the_signal_only(known_devices: lis
 def test_two_logins_of_one_new_browser_at_once_alert_once(known_devices: list[dict[str, Any]]) -> None:
     from unittest import mock
 
-    from qsessions import known_devices as module
-
     make_user()
     sign_in(browser())
     phone = sign_in(browser(CHROME_ANDROID))
@@ -311,7 +309,7 @@ def test_two_logins_of_one_new_browser_at_once_alert_once(known_devices: list[di
         queryset = real_filter(*args, **kwargs)
         return queryset.none() if "token_digest" in kwargs else queryset
 
-    with mock.patch.object(module.KnownDevice.objects, "filter", side_effect=filter_missing_the_row):
+    with mock.patch.object(KnownDevice.objects, "filter", side_effect=filter_missing_the_row):
         sign_in(sign_out(phone))
     assert len(known_devices) == 1
     assert len(mail.outbox) == 1

@@ -23,7 +23,7 @@ class AddressedAsyncClient(AsyncClient):
         self.address = address
 
     def _base_scope(self, **request: Any) -> dict[str, Any]:
-        scope: dict[str, Any] = super()._base_scope(**request)
+        scope: dict[str, Any] = super()._base_scope(**request)  # type: ignore[misc]  # private: not in the stubs
         scope["client"] = [self.address, 0]
         return scope
 

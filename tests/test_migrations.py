@@ -23,12 +23,12 @@ UPSTREAM_LAST = ("qsessions", "0002_session_created_at")
 def _latest() -> tuple[str, str]:
     executor = MigrationExecutor(connection)
     (leaf,) = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "qsessions"]
-    return leaf
+    return (str(leaf[0]), str(leaf[1]))
 
 
 def _migrate(target: tuple[str, str | None]) -> None:
     executor = MigrationExecutor(connection)
-    executor.migrate([target])  # type: ignore[list-item]
+    executor.migrate([target])
 
 
 def _columns() -> set[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings as django_settings
@@ -27,7 +27,8 @@ def visit(client: Client, path: str, ip: str = "203.0.113.77", user_agent: str =
 
 
 def the_session(client: Client) -> Session:
-    return Session.objects.get(pk=client.cookies[django_settings.SESSION_COOKIE_NAME].value)
+    session: Session = Session.objects.get(pk=client.cookies[django_settings.SESSION_COOKIE_NAME].value)
+    return session
 
 
 def updates(queries: CaptureQueriesContext) -> list[str]:
@@ -147,7 +148,7 @@ def test_turning_user_agent_storage_off_clears_stored_user_agents(settings: Any,
 def test_store_used_directly_applies_the_privacy_settings(settings: Any) -> None:
     settings.QSESSIONS_IP_STORAGE = "truncated"
     settings.QSESSIONS_STORE_USER_AGENT = False
-    store = Session.get_session_store_class()(ip="203.0.113.77", user_agent=CHROME)
+    store = engine_store()(ip="203.0.113.77", user_agent=CHROME)
     store["k"] = "v"
     store.save()
     row = Session.objects.get(pk=store.session_key)
@@ -213,7 +214,7 @@ def test_cached_db_keeps_client_hints_in_its_cache_entry(settings: Any, client: 
     visit(client, "/write/", **HINTS)
     key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     Session.objects.filter(pk=key).update(client_hints={"platform": "Linux"})  # behind the cache's back
-    store = Session.get_session_store_class()(session_key=key)
+    store = engine_store()(session_key=key)
     store.load()
     assert store.client_hints == {"platform": "Windows", "platform_version": "15.0.0", "mobile": False}
 
@@ -235,7 +236,7 @@ def test_async_requests_follow_the_same_rules(settings: Any) -> None:
     middleware = SessionMiddleware(view)
     request = AsyncRequestFactory().get("/", headers=HINTS)
     request.META["REMOTE_ADDR"] = "203.0.113.77"
-    response = async_to_sync(middleware)(request)
+    response = async_to_sync(cast(Any, middleware))(request)
     assert "Sec-CH-UA-Platform-Version" in response["Accept-CH"]
     row = Session.objects.get(pk=response.cookies[django_settings.SESSION_COOKIE_NAME].value)
     assert row.ip == "203.0.113.0"
@@ -255,3 +256,10 @@ def test_fewer_hints_add_to_what_is_stored_and_another_platform_replaces_it(sett
     assert the_session(client).client_hints == {**full, "platform_version": "16.0.0"}
     visit(client, "/read/", **{"Sec-CH-UA-Platform": '"Android"', "Sec-CH-UA-Mobile": "?1"})
     assert the_session(client).client_hints == {"platform": "Android", "mobile": True}
+
+
+def engine_store() -> type[SessionStore]:
+    """The configured engine's store class: one of qsessions' (the tests pick the engine)."""
+    store_class = Session.get_session_store_class()
+    assert issubclass(store_class, SessionStore)
+    return store_class

@@ -173,7 +173,7 @@ def test_next_must_be_on_this_site(engine: str, window: int, next_url: str) -> N
 def test_the_password_page_needs_a_signed_in_user_and_a_csrf_token(engine: str, client: Client, window: int) -> None:
     response = client.get(REAUTH_URL)
     assert response.status_code == 302
-    assert response["Location"].startswith(settings.LOGIN_URL)
+    assert response["Location"].startswith(str(settings.LOGIN_URL))
     make_user("alice", password="correct horse")
     strict = signed_in("alice", enforce_csrf_checks=True)
     stale(strict)

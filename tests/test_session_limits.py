@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def active(username: str) -> int:
-    return Session.objects.active().filter(user__username=username).count()
+    count: int = Session.objects.active().filter(user__username=username).count()
+    return count
 
 
 def whoami(client: Client) -> dict[str, Any]:

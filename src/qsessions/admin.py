@@ -33,8 +33,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from qsessions import lifecycle
 from qsessions.models import EndedSession, Session, looks_like_public_id, make_public_id
@@ -154,8 +154,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display_links = ("owner",)
     list_select_related = ("user", "impersonator")
     list_filter = (ActiveFilter, OwnerFilter)
-    # Most recently active first, as on "Your sessions" (Django accepts expressions; the stubs do not).
-    ordering = (F("last_activity").desc(nulls_last=True),)  # type: ignore[assignment]
+    # Most recently active first, as on "Your sessions" (an expression: Django accepts them).
+    ordering = (F("last_activity").desc(nulls_last=True),)
     actions = ["revoke_selected"]
     search_help_text = _("Search by IP address, user agent, username or email.")
     detail_template = "admin/qsessions/session/detail.html"
@@ -219,6 +219,9 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if not name:
             return format_html("{}{}", _("Unknown device"), badge)
         # The 2.x summary ("Other / Windows 10 / Chrome 131.0.0.0") stays at hand as a tooltip.
+        # In a right-to-left language the name is a phrase of that language: laid out right to left.
+        if get_language_bidi():
+            return format_html('<bdi dir="rtl" title="{}">{}</bdi>{}', isolate(obj.device), name, badge)
         return format_html('<bdi title="{}">{}</bdi>{}', isolate(obj.device), name, badge)
 
     @admin.display(description=_("location / IP"), ordering="ip")

@@ -542,3 +542,58 @@ def check_lifecycle(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+# -- the previous engine (QSESSIONS_PREVIOUS_ENGINE): qsessions.E080-E089 / I080 ----------------------------
+
+
+@register(Tags.compatibility)
+def check_previous_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from qsessions import previous
+
+    value = conf.raw("PREVIOUS_ENGINE")
+    if value is None:
+        return []
+    if not isinstance(value, str) or value not in previous.ENGINES:
+        return [
+            Error(
+                f"QSESSIONS_PREVIOUS_ENGINE is {value!r}, which qsessions cannot read sessions from.",
+                hint=f"Use one of {', '.join(map(repr, previous.ENGINES))}, or None.",
+                id="qsessions.E080",
+            )
+        ]
+    if conf.raw("PREVIOUS_ENGINE_SHARED") and not previous.ENGINES[value].can_be_shared:
+        return [
+            Error(
+                f"QSESSIONS_PREVIOUS_ENGINE_SHARED is on, but qsessions cannot keep {value!r} in step with its "
+                "own sessions: processes still running it would sign users out.",
+                hint="Switch every process at once (no rolling deploy), then leave QSESSIONS_PREVIOUS_ENGINE_SHARED "
+                "off.",
+                id="qsessions.E081",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_previous_engine_can_go(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Run by ``check --database`` and ``migrate``: one query, stopping at the first session left."""
+    from django.core.checks import Info
+
+    from qsessions import previous
+    from qsessions.models import Session
+
+    if not databases or conf.PREVIOUS_ENGINE is None or conf.PREVIOUS_ENGINE_SHARED or previous.engine() is None:
+        return []
+    messages: list[CheckMessage] = []
+    for alias in databases:
+        if previous.sessions_left(Session._meta.db_table, alias) is False:
+            messages.append(
+                Info(
+                    f"Every live session of {conf.PREVIOUS_ENGINE!r} in database {alias!r} is qsessions' now (moved, "
+                    "imported or expired): QSESSIONS_PREVIOUS_ENGINE can be removed.",
+                    hint="Remove the setting, then drop the old table (see docs/upgrading.md).",
+                    id="qsessions.I080",
+                )
+            )
+    return messages

@@ -71,6 +71,13 @@ DEFAULTS: dict[str, Any] = {
     "NEW_DEVICE_EMAIL": False,
     # Where a "this wasn't me" link leads after signing that session out; None: "password_change".
     "PASSWORD_CHANGE_URL": None,
+    # The engine the site used before qsessions (a key of qsessions.previous.ENGINES), or None. A cookie
+    # whose session qsessions does not have is looked up there, and moved into qsessions when found.
+    "PREVIOUS_ENGINE": None,
+    # True while processes running the previous engine still serve requests (a rolling deploy): sessions
+    # found there are copied rather than moved, and every session qsessions writes or deletes is written
+    # or deleted there too, so that those processes see it.
+    "PREVIOUS_ENGINE_SHARED": False,
 }
 
 _MISSING = object()
@@ -241,6 +248,15 @@ class QSessionsConf:
     @cached_property
     def PASSWORD_CHANGE_URL(self) -> str | None:
         return self.raw("PASSWORD_CHANGE_URL") or None
+
+    @cached_property
+    def PREVIOUS_ENGINE(self) -> str | None:
+        value = self.raw("PREVIOUS_ENGINE")
+        return value if isinstance(value, str) and value else None
+
+    @cached_property
+    def PREVIOUS_ENGINE_SHARED(self) -> bool:
+        return self.PREVIOUS_ENGINE is not None and bool(self.raw("PREVIOUS_ENGINE_SHARED"))
 
 
 conf = QSessionsConf()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext, gettext_noop
+
 if TYPE_CHECKING:
     from ua_parser import Result
 
@@ -62,11 +64,12 @@ def device_summary(result: Result) -> str:
 class DeviceDescription:
     """What a person recognises: ``name`` is e.g. "Chrome 118 on Android", "Safari 17 on iPhone", "Googlebot".
 
-    ``browser``, ``os`` and ``device`` are "" when unknown; at most one of ``is_mobile``, ``is_tablet``,
-    ``is_pc`` is true, and none of them for a bot.
+    ``browser``, ``os`` and ``device`` are "" when unknown (and in English: they are data); ``place`` is what
+    the name puts after "on". At most one of ``is_mobile``, ``is_tablet``, ``is_pc`` is true, and none of
+    them for a bot. Descriptions are cached across requests, so ``name`` is put into words in the language
+    active when it is read.
     """
 
-    name: str
     browser: str
     os: str
     device: str
@@ -74,9 +77,28 @@ class DeviceDescription:
     is_tablet: bool
     is_bot: bool
     is_pc: bool
+    place: str = ""
+
+    @property
+    def name(self) -> str:
+        browser = gettext(self.browser) if self.browser in _TRANSLATED_NAMES else self.browser
+        if self.is_bot:
+            return browser
+        if self.place:
+            return gettext("%(browser)s on %(place)s") % {
+                "browser": browser or gettext("Unknown browser"),
+                "place": self.place,
+            }
+        return browser or gettext("Unknown device")
 
     def __str__(self) -> str:
         return self.name
+
+
+# Names of our own, not products': put into words in the reader's language (see DeviceDescription.name).
+IN_APP_BROWSER = gettext_noop("In-app browser")
+BOT = gettext_noop("Bot")
+_TRANSLATED_NAMES = {IN_APP_BROWSER, BOT}
 
 
 # ua-parser's family names, where a shorter or clearer name is what people know the browser by.
@@ -85,7 +107,7 @@ _BROWSER_NAMES = {
     "Chrome Mobile iOS": "Chrome",
     "Chrome Mobile WebView": "Android WebView",
     "Mobile Safari": "Safari",
-    "Mobile Safari UI/WKWebView": "In-app browser",
+    "Mobile Safari UI/WKWebView": IN_APP_BROWSER,
     "Firefox Mobile": "Firefox",
     "Firefox iOS": "Firefox",
     "Edge Mobile": "Edge",
@@ -95,7 +117,7 @@ _BROWSER_NAMES = {
     "Opera Mobile": "Opera",
 }
 # Browsers whose version says nothing to a person (in-app views report the app's or the system's).
-_UNVERSIONED_BROWSERS = {"Android WebView", "In-app browser", "Android Browser", "BlackBerry", "Nokia", "HTC"}
+_UNVERSIONED_BROWSERS = {"Android WebView", IN_APP_BROWSER, "Android Browser", "BlackBerry", "Nokia", "HTC"}
 _OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
 # Devices named after the device rather than its system ("Safari 17 on iPhone").
 _APPLE_HANDHELDS = {"iPhone", "iPad", "iPod"}
@@ -286,16 +308,14 @@ def _describe(user_agent: str, hint_items: tuple[tuple[str, object], ...]) -> De
     hints = dict(hint_items)
     browser = _browser_name(result)
     if result.device is not None and result.device.family == "Spider":
-        bot = result.user_agent.family if result.user_agent and result.user_agent.family != "Other" else "Bot"
-        return DeviceDescription(bot, bot, "", "", is_mobile=False, is_tablet=False, is_bot=True, is_pc=False)
+        bot = result.user_agent.family if result.user_agent and result.user_agent.family != "Other" else BOT
+        return DeviceDescription(bot, "", "", is_mobile=False, is_tablet=False, is_bot=True, is_pc=False)
     system, os_name = _os_name(result)
     os_name = _os_from_hints(system, hints) or os_name
     device = _device_name(result, hints)
     is_mobile, is_tablet, is_pc = _form_factor(result, system, device, hints)
     place = device if device in _APPLE_HANDHELDS else (os_name or device)
-    subject = browser or "Unknown browser"
-    name = f"{subject} on {place}" if place else (browser or "Unknown device")
-    return DeviceDescription(name, browser, os_name, device, is_mobile, is_tablet, False, is_pc)
+    return DeviceDescription(browser, os_name, device, is_mobile, is_tablet, False, is_pc, place)
 
 
 def describe_device(user_agent: str, client_hints: Mapping[str, object] | None = None) -> DeviceDescription:

@@ -21,7 +21,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     """Works under WSGI and ASGI (Django's MiddlewareMixin provides both paths)."""
 
     # Django types this as any SessionBase; it is one of ours (checks.py reports a mismatch).
-    SessionStore: type[SessionStore]  # type: ignore[assignment]
+    SessionStore: type[SessionStore]
 
     def process_request(self, request: HttpRequest) -> None:
         session = self.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME), client=Client(request))

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qsessions import cache as session_cache
-from qsessions import devices, geo
+from qsessions import devices, geo, previous
 from qsessions.client import client_ip_for_storage
 from qsessions.conf import conf
 
@@ -85,7 +85,7 @@ def user_id_from_session_data(data: dict[str, Any]) -> Any:
     if value is None:
         return None
     try:
-        return Session._meta.get_field("user").target_field.to_python(value)  # type: ignore[union-attr]
+        return Session._meta.get_field("user").target_field.to_python(value)
     except (ValidationError, TypeError, ValueError):
         return None
 
@@ -113,6 +113,9 @@ def delete_sessions_by_key(
     caching store, whose cache is evicted whatever engine is configured. Returns what ``QuerySet.delete()``
     returns.
     """
+    if conf.PREVIOUS_ENGINE is not None:
+        # First: a request moving one of them, or importsessions, waits for this and then finds it gone.
+        previous.forget(keys, using)
     total = 0
     per_model: dict[str, int] = {}
     base = Session._base_manager.using(using)
@@ -138,7 +141,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete the sessions from the database and from the session cache."""
-        if not session_cache.sessions_are_cached():
+        if not session_cache.sessions_are_cached() and conf.PREVIOUS_ENGINE is None:
             return super().delete()
         # Delete exactly the sessions whose keys were read, so that every row removed from the
         # database is also removed from the cache, even if new rows match the filter meanwhile.
@@ -183,6 +186,8 @@ class SessionQuerySet(models.QuerySet["Session"]):
             total += deleted
             # Refused by their expiry already: their cache entries are dropped, not marked revoked.
             session_cache.forget(keys)
+            if conf.PREVIOUS_ENGINE is not None:
+                previous.forget(keys, self.db)
 
     async def adelete_expired(self) -> int:
         return await sync_to_async(self.delete_expired)()
@@ -261,6 +266,8 @@ class Session(AbstractBaseSession):
     def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Delete the session from the database, then from the session cache."""
         key = self.session_key  # Django clears the primary key of a deleted instance
+        if conf.PREVIOUS_ENGINE is not None:  # first, as in delete_sessions_by_key()
+            previous.forget([key], using or self._state.db)
         result = super().delete(using=using, keep_parents=keep_parents)
         session_cache.evict([key], seconds_left=_seconds_left([self.expire_date]))
         return result

@@ -58,7 +58,7 @@ def impersonator_id(session: SessionBase) -> Any:
     if not isinstance(history, list) or not history:
         return None
     try:
-        return Session._meta.get_field("impersonator").target_field.to_python(history[-1])  # type: ignore[union-attr]
+        return Session._meta.get_field("impersonator").target_field.to_python(history[-1])
     except (ValidationError, TypeError, ValueError):
         return None
 

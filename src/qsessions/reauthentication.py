@@ -12,9 +12,9 @@ re-authenticates through its own views (allauth, django-otp, two-factor) calls a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from functools import wraps
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
 from django import forms
@@ -39,7 +39,8 @@ AUTHENTICATED_AT_SESSION_KEY: Final = "_qsessions_authenticated_at"
 # The code of the API's 403 answer (docs/user-sessions.md).
 ERROR_CODE: Final = "reauthentication_required"
 
-_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
+# A view, sync or async (``async def`` views are decorated too).
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase | Awaitable[HttpResponseBase]])
 
 
 def reauthentication_window() -> int | None:
@@ -149,7 +150,7 @@ def reauthentication_required(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if needs_check(request) and not recently_authenticated(request):
                 return reauthentication_response(request, json=json)
-            return function(request, *args, **kwargs)
+            return cast(HttpResponseBase, function(request, *args, **kwargs))  # a sync view
 
         return wrapper  # type: ignore[return-value]
 

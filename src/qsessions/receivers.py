@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from qsessions import cache as session_cache
-from qsessions import cache_sessions, known_devices, policies
+from qsessions import cache_sessions, known_devices, policies, previous
 from qsessions.backends.db import SessionStore
 from qsessions.conf import conf
 from qsessions.models import Session
@@ -29,7 +29,7 @@ def remember_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **
     """The database deletes a user's sessions by CASCADE, without telling the cache: note their keys."""
     if session_cache.sessions_are_cache_only():  # no rows: the user's index names the sessions
         setattr(instance, _OWNER_ATTRIBUTE, instance.pk)
-    elif session_cache.sessions_are_cached():
+    elif session_cache.sessions_are_cached() or conf.PREVIOUS_ENGINE is not None:
         rows = list(Session._base_manager.using(using).filter(user=instance).values_list("pk", "expire_date"))
         setattr(instance, _KEYS_ATTRIBUTE, rows)
 
@@ -44,6 +44,8 @@ def evict_sessions_of_deleted_user(sender: Any, instance: Any, using: str, **kwa
         latest = max(expire_date for _, expire_date in rows)
         seconds_left = (latest - timezone.now()).total_seconds()
         session_cache.evict([key for key, _ in rows], seconds_left=seconds_left)
+        if conf.PREVIOUS_ENGINE is not None:  # never found again in the engine the site used before
+            previous.forget([key for key, _ in rows], using)
 
 
 @receiver(user_logged_in, dispatch_uid="qsessions.trust_logged_in_owner")

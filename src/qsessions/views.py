@@ -24,8 +24,8 @@ from django.db.models import Case, F, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
+from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
@@ -38,6 +38,7 @@ from qsessions.reauthentication import reauthentication_required
 from qsessions.revocation import REASON_OTHER_SESSIONS, REASON_USER, revoke, revoke_all
 from qsessions.sign_in import SignInMethod, session_sign_in_method
 
+FSI, RLI, PDI = "\u2068", "\u2067", "\u2069"  # first-strong and right-to-left isolates, and their end
 # "Recently signed out" lists this many of the user's ended sessions, the latest first.
 RECENT_ENDS = 10
 
@@ -243,9 +244,13 @@ def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
 
 
 def _device_label(entry: SessionEntry) -> str:
-    # A message is plain text, where <bdi> cannot isolate the name: Unicode's isolate marks (FSI ... PDI) do,
-    # so that a right-to-left override in a user agent cannot run on into the rest of the sentence.
-    return f"\u2068{entry.device}\u2069" if entry.device else _("an unknown device")
+    # A message is plain text, where <bdi> cannot isolate the name: Unicode's isolate marks (FSI or RLI ... PDI)
+    # do, so that a right-to-left override in a user agent cannot run on into the rest of the sentence. In a
+    # right-to-left language the name is a phrase of that language ("Firefox 121 روی Windows"): isolated
+    # right to left (RLI), not in the direction of its first letter.
+    if not entry.device:
+        return _("an unknown device")
+    return f"{RLI if get_language_bidi() else FSI}{entry.device}{PDI}"
 
 
 # -- JSON API ----------------------------------------------------------------------------------------------

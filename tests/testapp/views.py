@@ -73,8 +73,8 @@ def change_password_view(request: HttpRequest) -> HttpResponse:
     from django.contrib.auth import update_session_auth_hash
 
     user = request.user
-    user.set_password(request.GET.get("password", "new-password"))  # type: ignore[union-attr]
-    user.save()  # type: ignore[union-attr]
+    user.set_password(request.GET.get("password", "new-password"))
+    user.save()
     if request.GET.get("keep") == "1":
         update_session_auth_hash(request, user)  # type: ignore[arg-type]
     return HttpResponse("ok")
@@ -87,7 +87,7 @@ async def achange_password_view(request: HttpRequest) -> HttpResponse:
 
     user = await request.auser()
     request.user = user  # aupdate_session_auth_hash() compares with request.user, a lazy sync lookup
-    user.set_password(request.GET.get("password", "new-password"))  # type: ignore[union-attr]
+    user.set_password(request.GET.get("password", "new-password"))
     await user.asave()  # type: ignore[union-attr]
     if request.GET.get("keep") == "1":
         await aupdate_session_auth_hash(request, user)  # type: ignore[arg-type]

@@ -97,7 +97,7 @@ class SessionStore(DatabaseStore):
         return await sync_to_async(self._settle)(data)
 
     async def _aload_from_database(self, key: str, found: str) -> dict[str, Any]:
-        data = self._take_row(await self._afetch_row())
+        data = await self._atake_row(await self._afetch_row())
         if self.ending is not None:
             return data
         if self.row is None:

@@ -19,7 +19,7 @@ from django.db.models import Field
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle
+from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle, previous
 from qsessions.cache import SessionRow
 from qsessions.client import (
     AnyClient,
@@ -76,10 +76,15 @@ class RowSelect:
         self.expire_field = meta.get_field("expire_date")
         columns = [cast("Field[Any, Any]", meta.get_field(name)).get_col(meta.db_table) for name in ROW_COLUMNS]
         limit = connection.ops.limit_offset_sql(0, 1)
-        # Names from the model, quoted by the database backend; the values are parameters.
+
+        # Names from the model, quoted by the database backend; the values are parameters. (Every field here
+        # is a concrete one: its column is never None, as django-stubs 6.x allows for in general.)
+        def column(field: Any) -> str:
+            return cast(str, field.column)
+
         self.sql = (
-            f"SELECT {', '.join(quote(col.target.column) for col in columns)} FROM {quote(meta.db_table)}"  # noqa: S608
-            f" WHERE {quote(meta.pk.column)} = %s AND {quote(self.expire_field.column)} > %s {limit}"
+            f"SELECT {', '.join(quote(column(col.target)) for col in columns)} FROM {quote(meta.db_table)}"  # noqa: S608
+            f" WHERE {quote(column(meta.pk))} = %s AND {quote(column(self.expire_field))} > %s {limit}"
         )
         self.converters = [
             (index, col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
@@ -131,6 +136,9 @@ class SessionStore(DjangoDatabaseStore):
     trusted_owner: Any = None  # the user django.contrib.auth logged in on this request: known to exist
     _carried_created_at: datetime.datetime | None = None  # what a new key carries over (cycle_key)
     _drawn_key: str | None = None  # the last key this store drew at random
+    _unknown_cookie: str | None = None  # a cookie that is no key of ours (a signed cookie of Django's engine?)
+    _previous_expire_date: datetime.datetime | None = None  # the expiry a session moved in keeps
+    _moved_in = False  # this store holds a session of the previous engine: when it began is unknown
     ending: str | None = None  # why the session just read must end now (a timeout), see qsessions.lifecycle
     stale_key: str | None = None  # the key of a cookie whose session is gone, until its browser is told why
 
@@ -139,8 +147,6 @@ class SessionStore(DjangoDatabaseStore):
         _session: dict[str, Any]
         _session_cache: dict[str, Any]
 
-        def _get_session(self, no_load: bool = False) -> dict[str, Any]: ...
-        async def _aget_session(self, no_load: bool = False) -> dict[str, Any]: ...
         def _get_or_create_session_key(self) -> str: ...
         async def _aget_or_create_session_key(self) -> str: ...
 
@@ -154,6 +160,8 @@ class SessionStore(DjangoDatabaseStore):
         client: AnyClient | None = None,
     ) -> None:
         super().__init__(session_key)
+        if session_key is not None and self.session_key is None:
+            self._unknown_cookie = session_key
         if client is None and (user_agent is not None or ip is not None or client_hints is not None):
             client = GivenClient(user_agent, ip, client_hints)
         self.client = client
@@ -243,15 +251,85 @@ class SessionStore(DjangoDatabaseStore):
         return self.decode(data)
 
     def _session_not_found(self, revoked: bool) -> dict[str, Any]:
-        """The data of a session the store does not have: none. A later write creates a new session.
+        """The data of a session the store does not have: none, or the one QSESSIONS_PREVIOUS_ENGINE has.
+        A later write creates a new session.
 
-        ``revoked``: the cache holds a revocation mark for this key (it was revoked); otherwise the
-        database has no live row for it (revoked, expired, or never one of ours).
+        ``revoked``: the cache holds a revocation mark for this key (it was revoked): never looked up
+        elsewhere. Otherwise the database has no live row for it (revoked, expired, or never one of ours).
         """
+        if not revoked and conf.PREVIOUS_ENGINE is not None:
+            data = self._move_from_previous_engine()
+            if data is not None:
+                return data
         if self.client is not None:  # a request's store: its browser may be told why (qsessions.lifecycle)
             self.stale_key = self._session_key
         self._session_key = None  # as Django does
         return {}
+
+    def _stored_at_any_age(self, key: str, using: str) -> bool:
+        return bool(self.model._base_manager.using(using).filter(pk=key).exists())
+
+    def _move_from_previous_engine(self) -> dict[str, Any] | None:
+        """The session the previous engine has for this cookie, now stored by qsessions (see previous.py)."""
+        cookie, key = self._unknown_cookie or self.session_key, self.session_key
+        self._unknown_cookie = None
+        using = router.db_for_write(self.model)
+        if cookie is None:
+            return None
+        if key is not None and self._stored_at_any_age(key, using):
+            # Ours after all: moved by another request since this one looked (then it is live), or
+            # expired (then never brought back from an older copy).
+            values = self._fetch_row()
+            return None if values is None else self._take_row(values)
+        found = previous.find(cookie, key, self.decode, using)
+        if found is None:
+            return None
+        self._moved_in = True
+        if not found.same_key:  # a signed cookie: a new session, under a new key sent in a new cookie
+            self._session_key = None
+            self.modified = True
+            return found.data
+        assert key is not None  # the engines with keys are looked up by key
+        self._session_cache = found.data
+        self._previous_expire_date = found.expire_date
+        try:
+            with transaction.atomic(using=using):
+                if not previous.take(key, keep=conf.PREVIOUS_ENGINE_SHARED, using=using):
+                    raise CreateError  # moved by another request meanwhile, or revoked
+                self._insert(found.data)
+        except CreateError:
+            del self._session_cache
+            values = self._fetch_row()  # what the request that moved it stored, if it is still there
+            return None if values is None else self._take_row(values)
+        finally:
+            self._previous_expire_date = None
+        return found.data
+
+    def _get_session(self, no_load: bool = False) -> dict[str, Any]:
+        if self._unknown_cookie is not None and not no_load and not hasattr(self, "_session_cache"):
+            # Django loads nothing for a cookie that is no key; a previous engine may know it.
+            self.accessed = True
+            self._session_cache = self._session_not_found(revoked=False) if conf.PREVIOUS_ENGINE else {}
+            self._unknown_cookie = None
+        data: dict[str, Any] = super()._get_session(no_load)  # type: ignore[misc]
+        return data
+
+    _session = property(_get_session)  # type: ignore[assignment]  # Django's property is bound to its own _get_session
+
+    async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
+        if self._unknown_cookie is not None and not no_load and not hasattr(self, "_session_cache"):
+            self.accessed = True
+            self._session_cache = (
+                await sync_to_async(self._session_not_found)(revoked=False) if conf.PREVIOUS_ENGINE else {}
+            )
+            self._unknown_cookie = None
+        data: dict[str, Any] = await super()._aget_session(no_load)  # type: ignore[misc]
+        return data
+
+    async def _atake_row(self, values: tuple[Any, ...] | None) -> dict[str, Any]:
+        if values is None and conf.PREVIOUS_ENGINE is not None:
+            return await sync_to_async(self._take_row)(None)  # the previous engine is read with sync calls
+        return self._take_row(values)
 
     def _take_stored(self, row: SessionRow) -> None:
         """Take in what the stored row says; a client other than the stored one makes the session modified.
@@ -294,7 +372,7 @@ class SessionStore(DjangoDatabaseStore):
         return self._settle(data)
 
     async def aload(self) -> dict[str, Any]:
-        data = self._take_row(await self._afetch_row())
+        data = await self._atake_row(await self._afetch_row())
         if self.ending is None and self.stale_key is None:
             return data
         return await sync_to_async(self._settle)(data)
@@ -333,7 +411,11 @@ class SessionStore(DjangoDatabaseStore):
     def _insert(self, data: dict[str, Any]) -> None:
         obj = self.create_model_instance(data)
         obj.last_activity = now = timezone.now()
-        obj.created_at = self._carried_created_at or now
+        # A session moved in from the previous engine began at a time nobody recorded: NULL, as imported ones.
+        obj.created_at = None if self._moved_in else self._carried_created_at or now
+        self._moved_in = False  # a later session of this store (after flush(), say) is a new one
+        if self._previous_expire_date is not None:
+            obj.expire_date = self._previous_expire_date
         using = router.db_for_write(self.model, instance=obj)
         try:
             with transaction.atomic(using=using):
@@ -349,6 +431,8 @@ class SessionStore(DjangoDatabaseStore):
             now.timestamp(),
             obj.expire_date.timestamp(),
         )
+        if conf.PREVIOUS_ENGINE_SHARED:
+            previous.mirror(obj.session_key, obj.session_data, obj.expire_date, using)
         session_created.send(sender=Session, session=obj, request=None)
 
     def _update(self, data: dict[str, Any]) -> None:
@@ -376,6 +460,8 @@ class SessionStore(DjangoDatabaseStore):
             fields.update(ip=ip, user_agent=user_agent, client_hints=hints)
         if not self.model._base_manager.using(using).filter(pk=key).update(**fields):
             raise UpdateError  # deleted meanwhile (signed out elsewhere, revoked): never resurrect it
+        if conf.PREVIOUS_ENGINE_SHARED:
+            previous.mirror(key, fields["session_data"], expire_date, using)
         self.row = SessionRow(
             fields["user_id"],
             fields.get("ip", before and before.ip),

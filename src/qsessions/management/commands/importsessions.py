@@ -26,6 +26,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from qsessions import previous
 from qsessions.backends.db import SessionStore
 from qsessions.client import client_ip_for_storage, user_agent_for_storage
 from qsessions.models import Session, make_public_id, user_id_from_session_data
@@ -287,6 +288,8 @@ class Command(BaseCommand):
         source.check()
 
         importer = Importer(database, store, dry_run=options["dry_run"])
+        if isinstance(source, TableSource):
+            importer.source_table = source.table
         started = time.monotonic()
         for batch in source.batches(batch_size):
             importer.import_batch(batch)
@@ -328,6 +331,7 @@ class Importer:
         self.dry_run = dry_run
         self.counts = Counts()
         self.now = timezone.now()
+        self.source_table: str | None = None
 
     def import_batch(self, batch: list[SourceSession]) -> None:
         counts = self.counts
@@ -383,8 +387,32 @@ class Importer:
         counts.imported += len(rows)
         if rows and not self.dry_run:
             with transaction.atomic(using=self.database):
+                rows = self._still_in_previous_engine(rows)
                 # A row that appeared meanwhile (a live request, a second import) wins: never overwrite it.
                 manager.bulk_create(rows, ignore_conflicts=True)
+
+    def _still_in_previous_engine(self, rows: list[Session]) -> list[Session]:
+        """With QSESSIONS_PREVIOUS_ENGINE reading the source table, the rows that are still there, locked
+        until the insert commits. A session moved by a request and then revoked since this batch was read
+        is gone from the source (revocations delete it there too): importing it would undo the revocation.
+        """
+        old = previous.engine()
+        table = self.source_table
+        if old is None or table is None or old.table != table or not rows:
+            return rows
+        connection = connections[self.database]
+        quote = connection.ops.quote_name
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {quote('session_key')} FROM {quote(table)} "  # noqa: S608
+                f"WHERE {quote('session_key')} IN ({', '.join(['%s'] * len(rows))}){lock}",
+                [row.session_key for row in rows],
+            )
+            still_there = {key for (key,) in cursor.fetchall()}
+        kept = [row for row in rows if row.session_key in still_there]
+        self.counts.imported -= len(rows) - len(kept)
+        return kept
 
     def _decode(self, session: SourceSession) -> dict[str, Any] | None:
         """The session's data as qsessions' engine will read it, or ``None`` if that engine cannot."""
