@@ -19,14 +19,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from qsessions import cache as entries
-from qsessions import devices, geo, session_index
+from qsessions import session_index
 from qsessions.cache import Found, read_entry
+from qsessions.described import DeviceAndPlace
 from qsessions.models import Session, make_public_id
 from qsessions.signals import session_revoked
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-    from ua_parser import Result
 
 
 def _datetime(value: float | None) -> datetime.datetime | None:
@@ -34,7 +34,7 @@ def _datetime(value: float | None) -> datetime.datetime | None:
 
 
 @dataclass(eq=False)
-class CachedSession:
+class CachedSession(DeviceAndPlace):
     """A session of the cache-only engine, as pages and the API see it. ``session_key`` is never rendered."""
 
     session_key: str = field(repr=False)
@@ -88,33 +88,6 @@ class CachedSession:
     @property
     def is_active(self) -> bool:
         return self.expire_date > timezone.now()
-
-    @cached_property
-    def device_info(self) -> Result | None:
-        return devices.parse_user_agent(self.user_agent) if self.user_agent else None
-
-    @cached_property
-    def device(self) -> str:
-        info = self.device_info
-        return devices.device_summary(info) if info is not None else ""
-
-    @cached_property
-    def device_description(self) -> devices.DeviceDescription | None:
-        return devices.describe_device(self.user_agent, self.client_hints) if self.user_agent else None
-
-    @property
-    def device_name(self) -> str:
-        """The device as people read it ("Chrome 118 on Android"), ``""`` when unknown (as ``Session``'s)."""
-        description = self.device_description
-        return description.name if description is not None else ""
-
-    @cached_property
-    def location_info(self) -> dict[str, Any] | None:
-        return geo.location_info(self.ip)
-
-    @cached_property
-    def location(self) -> str | None:
-        return geo.format_location(self.location_info)
 
 
 def _alias() -> str:

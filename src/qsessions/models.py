@@ -22,10 +22,10 @@ from qsessions import cache as session_cache
 from qsessions import devices, geo, previous
 from qsessions.client import client_ip_for_storage
 from qsessions.conf import conf
+from qsessions.described import DeviceAndPlace
 
 if TYPE_CHECKING:
     from django.contrib.sessions.backends.base import SessionBase
-    from ua_parser import Result
 
 # Deleting by primary key in chunks keeps every statement well inside every database's parameter limit.
 DELETE_CHUNK_SIZE = 10_000
@@ -213,7 +213,7 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
         return cast(Session, self.create(session_key=session_key, created_at=timezone.now(), **fields))
 
 
-class Session(AbstractBaseSession):
+class Session(DeviceAndPlace, AbstractBaseSession):
     """A session with its owner, the client that uses it, and when it was created and last written."""
 
     # Indexed by (user, expire_date) below, which starts with it (migration 0007).
@@ -275,43 +275,6 @@ class Session(AbstractBaseSession):
     @property
     def is_active(self) -> bool:
         return self.expire_date > timezone.now()
-
-    @cached_property
-    def device_info(self) -> Result | None:
-        """The ``ua_parser`` result for this session's user agent, or ``None`` without one."""
-        return devices.parse_user_agent(self.user_agent) if self.user_agent else None
-
-    @cached_property
-    def device(self) -> str:
-        """``"<device> / <os> <version> / <browser> <version>"``, or ``""`` without a user agent."""
-        info = self.device_info
-        return devices.device_summary(info) if info is not None else ""
-
-    @cached_property
-    def device_description(self) -> devices.DeviceDescription | None:
-        """A human description ("Chrome 118 on Android", is_mobile, ...), or ``None`` without a user agent.
-
-        Uses the stored client hints when there are any (``QSESSIONS_CLIENT_HINTS``).
-        """
-        if not self.user_agent:
-            return None
-        hints = self.client_hints if isinstance(self.client_hints, dict) else None
-        return devices.describe_device(self.user_agent, hints)
-
-    @property
-    def device_name(self) -> str:
-        """The device as people read it ("Chrome 118 on Android"), ``""`` when unknown: pages, API, admin."""
-        description = self.device_description
-        return description.name if description is not None else ""
-
-    @cached_property
-    def location_info(self) -> dict[str, Any] | None:
-        return geo.location_info(self.ip)
-
-    @cached_property
-    def location(self) -> str | None:
-        """``"City, Country"``, ``"Country"`` or ``None``."""
-        return geo.format_location(self.location_info)
 
 
 # -- the history of ended sessions ----------------------------------------------------------------------
