@@ -70,3 +70,23 @@ def cached_engine(settings: Any) -> Iterator[str]:
     caches["default"].clear()
     yield settings.SESSION_ENGINE
     caches["default"].clear()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (tests/test_browser.py says how); skips without it, fails in CI."""
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _missing
+
+    missing = _missing()
+    if missing is not None:
+        if services.REQUIRE_SERVICES:
+            pytest.fail(f"QSESSIONS_TEST_REQUIRE_SERVICES=1 but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests import services
 from tests.helpers import CHROME_UA, IPHONE_UA, signed_in_client
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _missing
+from tests.test_browser import ARTIFACTS
 
 LONG_UA = (
     "Mozilla/5.0 (Linux; Android 14; SM-S928B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -28,23 +27,6 @@ def _is_red(css_color: str) -> bool:
     """Whether a computed colour is Django's danger red (#ba2121, #cc3434 and their hover shades)."""
     red, green, blue = (int(part) for part in css_color.removeprefix("rgb(").rstrip(")").split(",")[:3])
     return red >= 150 and green <= 80 and blue <= 80
-
-
-@pytest.fixture
-def browser() -> Any:
-    missing = _missing()
-    if missing is not None:
-        if services.REQUIRE_SERVICES:
-            pytest.fail(f"QSESSIONS_TEST_REQUIRE_SERVICES=1 but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

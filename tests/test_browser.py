@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests import services
 from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,23 +37,6 @@ def _missing() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (apt-get install -y chromium)"
     return None
-
-
-@pytest.fixture
-def browser() -> Any:
-    missing = _missing()
-    if missing is not None:
-        if services.REQUIRE_SERVICES:
-            pytest.fail(f"QSESSIONS_TEST_REQUIRE_SERVICES=1 but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _sign_in(page: Any, base_url: str) -> None:

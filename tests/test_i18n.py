@@ -417,25 +417,6 @@ def test_device_names_follow_the_language_of_each_request(site: Site) -> None:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _missing
-
-    missing = _missing()
-    if missing is not None:
-        if services.REQUIRE_SERVICES:
-            pytest.fail(f"QSESSIONS_TEST_REQUIRE_SERVICES=1 but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
 def live_site(transactional_db: None, settings: Any) -> Iterator[str]:
     """The fixture's site served by a live server with LocaleMiddleware, data made before the browser starts."""
     from pytest_django.live_server_helper import LiveServer

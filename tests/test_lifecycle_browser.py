@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS
-from tests.test_browser import _sign_in, alice, browser, server  # noqa: F401  (fixtures)
+from tests.test_browser import _sign_in, alice, server  # noqa: F401  (fixtures)
 
 TOLD = "You were signed out: this session was signed out from another of your devices."
 

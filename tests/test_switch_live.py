@@ -20,7 +20,6 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from tests import services
-from tests.test_browser import browser  # noqa: F401 - a fixture
 from tests.test_importsessions import LegacySession, UserSessionsSession, legacy_tables  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +106,7 @@ def _get(page: Any, site: Site, path: str) -> None:
 
 
 @pytest.mark.parametrize("old_engine", list(DJANGO_ENGINES))
-def test_a_browser_stays_signed_in_through_the_switch(old_engine: str, sites: list[Site], browser: Any) -> None:  # noqa: F811
+def test_a_browser_stays_signed_in_through_the_switch(old_engine: str, sites: list[Site], browser: Any) -> None:
     """docs/upgrading.md, "From django.contrib.sessions", step by step, with two browsers using the site."""
     engine = DJANGO_ENGINES[old_engine]
     # Before: the site runs Django's engine; alice and bob sign in and put something in their sessions.
@@ -146,7 +145,7 @@ def test_a_browser_stays_signed_in_through_the_switch(old_engine: str, sites: li
     assert (b"qsessions.I080" in out + err) is (old_engine != "signed_cookies"), (out + err).decode()
 
 
-def test_a_rolling_deploy_old_and_new_processes_side_by_side(sites: list[Site], browser: Any) -> None:  # noqa: F811
+def test_a_rolling_deploy_old_and_new_processes_side_by_side(sites: list[Site], browser: Any) -> None:
     """A process of Django's engine and one of qsessions' share the database and the cache (in CI:
     PostgreSQL + Redis, MariaDB + memcached). A local-memory cache is not shared: there both use ``db``."""
     kind = "db" if services.CACHE == "locmem" else "cached_db"
