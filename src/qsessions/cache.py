@@ -122,10 +122,10 @@ def read_entry(value: object) -> Found | str:
     return UNTRUSTED
 
 
-def _lookup_result(session_key: str, values: dict[str, Any]) -> Found | str:
-    if values.get(REVOKED_PREFIX + session_key) is not None:
+def _lookup_result(entry: str, mark: str, values: dict[str, Any]) -> Found | str:
+    if values.get(mark) is not None:
         return REVOKED_SESSION
-    return read_entry(values.get(KEY_PREFIX + session_key))
+    return read_entry(values.get(entry))
 
 
 # -- tolerant calls: a failing cache is logged and treated as empty; the database decides ---------------------
@@ -137,13 +137,14 @@ def _failed(cache: BaseCache, action: str) -> None:
 
 def lookup(cache: BaseCache, session_key: str) -> Found | str:
     """The session's entry, or MISSING (also when the cache fails), REVOKED_SESSION or UNTRUSTED."""
+    entry, mark = KEY_PREFIX + session_key, REVOKED_PREFIX + session_key
     try:
-        values = cache.get_many([KEY_PREFIX + session_key, REVOKED_PREFIX + session_key])
+        values = cache.get_many([entry, mark])
     except Exception:
         # Invalid keys (memcached rejects some) and unreachable servers alike: read the database.
         _failed(cache, "reading from")
         return MISSING
-    return _lookup_result(session_key, values)
+    return _lookup_result(entry, mark, values)
 
 
 def store(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
@@ -181,12 +182,13 @@ def unmark(cache: BaseCache, session_key: str) -> None:
 
 
 async def alookup(cache: BaseCache, session_key: str) -> Found | str:
+    entry, mark = KEY_PREFIX + session_key, REVOKED_PREFIX + session_key
     try:
-        values = await cache.aget_many([entry_key(session_key), mark_key(session_key)])
+        values = await cache.aget_many([entry, mark])
     except Exception:
         _failed(cache, "reading from")
         return MISSING
-    return _lookup_result(session_key, values)
+    return _lookup_result(entry, mark, values)
 
 
 async def astore(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
