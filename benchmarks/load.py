@@ -1,4 +1,4 @@
-"""`make bench-load`: qsessions' cached_db against Django's cached_db under load, across processes.
+"""`make bench-load`: qsessions' engines against Django's of the same kind under load, across processes.
 
 Two identical sites (benchmarks/load_site.py), one per engine, each served by gunicorn with several sync
 workers, on PostgreSQL + Redis. Closed-loop clients (threads, one connection per request, each client with
@@ -6,17 +6,22 @@ its own sessions on both sites) send 85% reads, 10% writes and 5% logins. The lo
 sites in short slices, so that the noise of a shared machine hits both alike; a request counts for the
 slice it started and ended in. Meanwhile victim clients of each site keep reading; halfway through, their
 users are signed out from a shell (qsessions: revoke_all; Django: SessionStore.delete of each of their
-sessions), and every later answer that still names the user counts as a revoked session served.
+sessions, found by decoding every session: every row on cached_db, every key in Redis on the cache engine),
+and every later answer that still names the user counts as a revoked session served.
+
+The kind (--kind): cached_db (qsessions.backends.cached_db against Django's cached_db, the default) or cache
+(sessions in Redis only: qsessions.backends.cache against django.contrib.sessions.backends.cache).
 
 Then, untimed: queries and cache calls per request kind (the X-Bench-Count header), and qsessions'
 "Your sessions" page for users with 1, 10, 100 and 1,000 sessions.
 
-    .venv/bin/python benchmarks/load.py [--seconds 120] [--slice 5] [--clients 24] [--workers 3]
+    .venv/bin/python benchmarks/load.py [--kind cached_db|cache] [--seconds 120] [--slice 5] [--clients 24]
     .venv/bin/python benchmarks/load.py --smoke        a few seconds, nothing written
 
 Needs PostgreSQL (QSESSIONS_BENCH_PG_HOST/PORT/USER; creates and drops qs_load_ours and qs_load_django)
 and Redis (QSESSIONS_BENCH_LOAD_REDIS_URL, default redis://127.0.0.1:6379/6, which it flushes), and
-gunicorn (the `bench-load` extra). Writes benchmarks/results/load.md and load.json.
+gunicorn (the `bench-load` dependency group). Writes benchmarks/results/load.md and load.json (cached_db),
+load-cache.md and load-cache.json (cache).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 RESULTS = BENCH / "results"
 SITES = ("ours", "django")
-LABELS = {"ours": "qsessions cached_db", "django": "Django cached_db"}
+KINDS = ("cached_db", "cache")
 MIX = (("read", 0.85), ("write", 0.10), ("login", 0.05))
 LIST_SIZES = (1, 10, 100, 1000)
 # The targets the README states, against Django's cached_db measured in the same run.
@@ -54,14 +59,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def site_env(site: str, redis_url: str) -> dict[str, str]:
-    return {**os.environ, "LOAD_FLAVOUR": site, "LOAD_DB": f"qs_load_{site}", "LOAD_REDIS_URL": redis_url}
+def label(site: str, kind: str) -> str:
+    return f"{'qsessions' if site == 'ours' else 'Django'} {kind}"
 
 
-def site_command(site: str, redis_url: str, *args: str) -> str:
+def site_env(site: str, kind: str, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LOAD_FLAVOUR": site,
+        "LOAD_KIND": kind,
+        "LOAD_DB": f"qs_load_{site}",
+        "LOAD_REDIS_URL": redis_url,
+    }
+
+
+def site_command(site: str, kind: str, redis_url: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, str(BENCH / "load_site.py"), *args],
-        env=site_env(site, redis_url),
+        env=site_env(site, kind, redis_url),
         capture_output=True,
         text=True,
         check=True,
@@ -245,8 +260,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for site in SITES:
         psql(f"DROP DATABASE IF EXISTS qs_load_{site}")
         psql(f"CREATE DATABASE qs_load_{site}")
-        site_command(site, redis_url, "migrate")
-        site_command(site, redis_url, "users", *users)
+        site_command(site, args.kind, redis_url, "migrate")
+        site_command(site, args.kind, redis_url, "users", *users)
     ports = {site: free_port() for site in SITES}
     servers = {
         site: subprocess.Popen(
@@ -262,7 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "--log-level",
                 "warning",
             ],
-            env=site_env(site, redis_url),
+            env=site_env(site, args.kind, redis_url),
         )
         for site in SITES
     }
@@ -303,7 +318,7 @@ def measure(
                 slices.site, slices.number = victim_site, -1_000_000 - number
                 names = [victim.username for victim in victims if victim.site == victim_site]
                 begun = time.perf_counter()
-                site_command(victim_site, redis_url, "revoke", *names)
+                site_command(victim_site, args.kind, redis_url, "revoke", *names)
                 revocation[victim_site] = time.perf_counter() - begun
                 for victim in victims:
                     if victim.site == victim_site:
@@ -349,7 +364,7 @@ def measure(
             "requests_after": sum(victim.after for victim in site_victims),
             "served_signed_in": sum(victim.served for victim in site_victims),
         }
-    results["your_sessions"] = your_sessions(ports["ours"], redis_url, args.page_requests)
+    results["your_sessions"] = your_sessions(ports["ours"], args.kind, redis_url, args.page_requests)
     return results
 
 
@@ -369,13 +384,13 @@ def count_per_kind(port: int, site: str) -> dict[str, dict[str, Any]]:
     return counts
 
 
-def your_sessions(port: int, redis_url: str, repeats: int) -> dict[str, Any]:
+def your_sessions(port: int, kind: str, redis_url: str, repeats: int) -> dict[str, Any]:
     """qsessions' "Your sessions" page (first page) for users with 1, 10, 100 and 1,000 sessions."""
     figures: dict[str, Any] = {}
     for size in LIST_SIZES:
         username = f"list{size}"
         if size > 1:
-            site_command("ours", redis_url, "sessions", username, str(size - 1))
+            site_command("ours", kind, redis_url, "sessions", username, str(size - 1))
         _, cookie = request(port, f"/login/?user={username}", None)
         request(port, "/account/sessions/", cookie)  # warm
         times = []
@@ -402,15 +417,16 @@ def your_sessions(port: int, redis_url: str, repeats: int) -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> list[str]:
     ours, django = report["results"]["sites"]["ours"], report["results"]["sites"]["django"]
-    machine = report["machine"]
+    machine, kind = report["machine"], report["kind"]
     lines = [
-        "# Load: qsessions cached_db against Django's cached_db, across processes",
+        f"# Load: {label('ours', kind)} against {label('django', kind)}, across processes",
         "",
         f"{report['date']}. {machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']},"
         f" Django {report['django']}, PostgreSQL + Redis on the same machine. gunicorn {report['gunicorn']},"
         f" {report['workers']} sync workers per site; {report['clients']} closed-loop clients (85% reads, 10%"
         f" writes, 5% logins) on both sites, the load alternating between them in {report['slice']} s slices"
-        f" (ABBA order), {report['seconds']:.0f} s per site. `make bench-load` (benchmarks/load.py).",
+        f" (ABBA order), {report['seconds']:.0f} s per site. `make bench-load` (benchmarks/load.py"
+        f" --kind {kind}).",
         "",
         "| | qsessions | Django | ratio |",
         "|---|---:|---:|---:|",
@@ -446,7 +462,7 @@ def render(report: dict[str, Any]) -> list[str]:
     for site in SITES:
         revoked = report["results"]["revoked"][site]
         lines.append(
-            f"| {LABELS[site]} | {revoked['sessions_revoked']} | {revoked['revocation_seconds']:.2f} |"
+            f"| {label(site, report['kind'])} | {revoked['sessions_revoked']} | {revoked['revocation_seconds']:.2f} |"
             f" {revoked['requests_after']} | {revoked['served_signed_in']} |"
         )
     lines += ["", 'qsessions\' "Your sessions" page (first page of 50), sequential requests:', ""]
@@ -477,6 +493,7 @@ def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", choices=KINDS, default="cached_db", help="the engines compared")
     parser.add_argument("--seconds", type=float, default=120, help="load time, both sites together")
     parser.add_argument("--slice", type=float, default=5)
     parser.add_argument("--clients", type=int, default=24)
@@ -496,6 +513,7 @@ def main() -> int:
     results = run(args)
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "kind": args.kind,
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
         "django": django.__version__,
         "gunicorn": gunicorn.__version__,
@@ -509,8 +527,9 @@ def main() -> int:
     print("\n".join(lines))
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "load.json").write_text(json.dumps(report, indent=2) + "\n")
-        (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
+        name = "load" if args.kind == "cached_db" else f"load-{args.kind}"
+        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     return 0 if all(met for _, met in targets(report)) else 1
 
 

@@ -1,6 +1,6 @@
 """The site that `make bench-load` (benchmarks/load.py) serves with gunicorn: one small Django project on
-PostgreSQL + Redis, with qsessions' cached_db (LOAD_FLAVOUR=ours) or Django's own (LOAD_FLAVOUR=django),
-everything else the same.
+PostgreSQL + Redis, with qsessions' engine (LOAD_FLAVOUR=ours) or Django's own (LOAD_FLAVOUR=django) of one
+kind (LOAD_KIND: cached_db, the default, or cache: sessions in Redis only), everything else the same.
 
     gunicorn load_site:application --chdir benchmarks        the site (environment: see settings below)
     python benchmarks/load_site.py migrate | users N | sessions USER N | revoke USER...
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FLAVOUR = os.environ.get("LOAD_FLAVOUR", "ours")
 OURS = FLAVOUR == "ours"
+KIND = os.environ.get("LOAD_KIND", "cached_db")
+if KIND not in ("cached_db", "cache"):
+    raise SystemExit(f"LOAD_KIND must be cached_db or cache, not {KIND!r}")
 
 settings.configure(
     DEBUG=False,
@@ -60,7 +64,7 @@ settings.configure(
             "KEY_PREFIX": "load-" + FLAVOUR,
         }
     },
-    SESSION_ENGINE="qsessions.backends.cached_db" if OURS else "django.contrib.sessions.backends.cached_db",
+    SESSION_ENGINE=f"qsessions.backends.{KIND}" if OURS else f"django.contrib.sessions.backends.{KIND}",
     PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     DEFAULT_AUTO_FIELD="django.db.models.AutoField",
     TEMPLATES=[
@@ -146,14 +150,37 @@ def _revoke(usernames: list[str]) -> int:
         from qsessions.revocation import revoke_all
 
         return sum(revoke_all(user, "admin") for user in users)
-    from django.contrib.sessions.backends.cached_db import SessionStore
-    from django.contrib.sessions.models import Session
-
     wanted = {str(user.pk) for user in users}
-    keys = [s.session_key for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") in wanted]
+    if KIND == "cache":
+        keys = _django_cache_sessions_of(wanted)
+    else:
+        from django.contrib.sessions.models import Session
+
+        keys = [s.session_key for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") in wanted]
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
     for key in keys:
-        SessionStore(key).delete()  # the database row, then the cache entry
+        store_class(key).delete()  # cached_db: the database row, then the cache entry
     return len(keys)
+
+
+def _django_cache_sessions_of(user_ids: set[str]) -> list[str]:
+    """The keys of these users' sessions on Django's cache engine, which keeps no index: scan Redis."""
+    from django.contrib.sessions.backends.cache import KEY_PREFIX
+    from django.core.cache import cache
+
+    prefix = cache.make_key(KEY_PREFIX)
+    client = cache._cache.get_client(prefix)  # type: ignore[attr-defined]  # the redis-py client of RedisCache
+    keys = [raw.decode()[len(prefix) :] for raw in client.scan_iter(match=prefix + "*", count=1000)]
+    return [key for key in keys if (cache.get(KEY_PREFIX + key) or {}).get("_auth_user_id") in user_ids]
+
+
+def _user_agent(number: int) -> str:
+    version = 60 + number % 70
+    return f"Mozilla/5.0 (X11; Linux x86_64; rv:{version}.0) Gecko/20100101 Firefox/{version}.{number // 70}"
+
+
+def _ip(number: int) -> str:
+    return f"198.51.{number // 250}.{number % 250 + 1}"
 
 
 def _add_sessions(username: str, count: int) -> None:
@@ -165,6 +192,15 @@ def _add_sessions(username: str, count: int) -> None:
     from qsessions.models import Session, make_public_id
 
     user = get_user_model()._default_manager.get(username=username)
+    if KIND == "cache":  # no table: each session is created through the store, which indexes it in Redis
+        from django.contrib.auth import SESSION_KEY
+
+        store_class = Session.get_session_store_class()
+        for number in range(count):
+            store = store_class(user_agent=_user_agent(number), ip=_ip(number))
+            store[SESSION_KEY] = str(user.pk)
+            store.create()
+        return
     data = Session.get_session_store_class()().encode({"_auth_user_id": str(user.pk)})
     now = timezone.now()
     keys = [f"{username[:12]}x{number:019d}" for number in range(count)]
@@ -176,9 +212,8 @@ def _add_sessions(username: str, count: int) -> None:
                 session_data=data,
                 expire_date=now + datetime.timedelta(days=14),
                 user=user,
-                user_agent=f"Mozilla/5.0 (X11; Linux x86_64; rv:{60 + number % 70}.0) Gecko/20100101 "
-                f"Firefox/{60 + number % 70}.{number // 70}",
-                ip=f"198.51.{number // 250}.{number % 250 + 1}",
+                user_agent=_user_agent(number),
+                ip=_ip(number),
                 created_at=now - datetime.timedelta(minutes=number),
                 last_activity=now - datetime.timedelta(minutes=number),
             )
