@@ -273,6 +273,34 @@ def test_logout_takes_the_session_off_the_index(redis_sessions: str) -> None:
     assert user_sessions(alice) == []
 
 
+@pytest.mark.parametrize("path", ["/logout/", "/alogout/"], ids=["sync", "async"])
+def test_logout_sends_session_revoked(redis_sessions: str, path: str) -> None:
+    alice = make_user("alice")
+    laptop = signed_in("alice")
+    public_id = make_public_id(session_key_of(laptop))
+    received: list[dict[str, Any]] = []
+
+    def record(sender: Any, **kwargs: Any) -> None:
+        received.append(kwargs)
+
+    session_revoked.connect(record, sender=Session, weak=False)
+    try:
+        if path == "/alogout/":
+            asynchronous = AsyncClient()
+            asynchronous.cookies = laptop.cookies
+            async_to_sync(asynchronous.get)(path)
+        else:
+            laptop.get(path)
+    finally:
+        session_revoked.disconnect(record, sender=Session)
+    assert [call["reason"] for call in received] == ["logout"]
+    assert received[0]["session"].public_id == public_id
+    assert received[0]["session"].user_id == alice.pk
+    assert received[0]["request"] is not None
+    assert user_sessions(alice) == []
+    assert not is_signed_in(laptop)
+
+
 def test_a_login_moves_the_session_to_its_new_owner(redis_sessions: str) -> None:
     alice = make_user("alice")
     bob = make_user("bob")

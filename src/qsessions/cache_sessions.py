@@ -157,6 +157,14 @@ def revoke(session: CachedSession, reason: str, request: HttpRequest | None = No
     return _revoke(session.user_id, [(session.session_key, live)], reason, request) > 0
 
 
+def revoke_by_key(session_key: str, reason: str, request: HttpRequest | None = None) -> bool:
+    """Revoke the session under this key, whoever owns it; ``False`` when it was already gone."""
+    found = _read([session_key])[session_key]
+    if type(found) is not Found:
+        return False
+    return revoke(CachedSession.from_entry(session_key, found), reason, request)
+
+
 def most_recent_first(session: CachedSession) -> tuple[bool, float, bool, float]:
     """Sort key: the most recently active first, then the most recently created (as the database engines)."""
     last, created = session.last_activity, session.created_at

@@ -86,7 +86,12 @@ def revoke_on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwar
     """Report the signed-out session as revoked (reason "logout") and record it in the history; Django's
     flush() deletes it anyway."""
     key = getattr(getattr(request, "session", None), "session_key", None)
-    if isinstance(key, str) and (conf.HISTORY or session_revoked.has_listeners(Session)):
+    if not isinstance(key, str):
+        return
+    if session_cache.sessions_are_cache_only():  # no table, no history: the signal only
+        if session_revoked.has_listeners(Session):
+            cache_sessions.revoke_by_key(key, REASON_LOGOUT, request)
+    elif conf.HISTORY or session_revoked.has_listeners(Session):
         revoke_sessions(Session.objects.filter(pk=key), REASON_LOGOUT, request)
 
 
