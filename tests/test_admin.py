@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import reverse
 
@@ -152,6 +153,13 @@ def test_missing_session_is_a_404(admin_client: Client) -> None:
 @pytest.mark.parametrize("object_id", ["%00" * 4, "x" * 5000, "ZZ" * 16, "0" * 31])
 def test_malformed_ids_are_a_404_not_an_error(admin_client: Client, object_id: str) -> None:
     assert admin_client.get(f"{CHANGELIST}{object_id}/change/").status_code == 404
+
+
+@pytest.mark.parametrize("object_id", ["%00", "x%00y", "%00" * 32, "0" * 32])
+def test_view_on_site_with_a_malformed_id_is_a_404(admin_client: Client, object_id: str) -> None:
+    """Django's /admin/r/<content type>/<id>/ redirect looks the id up as a session key (PostgreSQL refuses NUL)."""
+    content_type = ContentType.objects.get_for_model(Session)
+    assert admin_client.get(f"/admin/r/{content_type.pk}/{object_id}/").status_code == 404
 
 
 def test_malformed_selected_ids_revoke_nothing(admin_client: Client) -> None:

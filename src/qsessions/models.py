@@ -213,8 +213,29 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
         return cast(Session, self.create(session_key=session_key, created_at=timezone.now(), **fields))
 
 
+class SessionKeyField(models.CharField):  # type: ignore[type-arg]
+    """Django's session key column. A value with a NUL character is no session key, and PostgreSQL refuses
+    it in a query (a DataError, a 500 in Django's "view on site" redirect, /admin/r/...): a lookup with one
+    raises ValueError, which Django's views take for "not found". The column is Django's CharField."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("A session key has no NUL character.")
+        return value
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.CharField", args, kwargs
+
+
 class Session(DeviceAndPlace, AbstractBaseSession):
     """A session with its owner, the client that uses it, and when it was created and last written."""
+
+    # As Django's (AbstractBaseSession), whose catalogue translates the name.
+    session_key = SessionKeyField(
+        AbstractBaseSession._meta.get_field("session_key").verbose_name, max_length=40, primary_key=True
+    )
 
     # Indexed by (user, expire_date) below, which starts with it (migration 0007).
     user = models.ForeignKey(
