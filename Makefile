@@ -82,8 +82,10 @@ bench:
 bench-full:
 	$(PYTHON) benchmarks/run.py --full
 
-## make bench-load: qsessions' cached_db against Django's under load: gunicorn, PostgreSQL + Redis, a few
-## minutes; writes benchmarks/results/load.md and load.json (see docs/benchmarks.md)
+## make bench-load [LOAD_ARGS=--aa]: qsessions' cached_db against Django's under load: gunicorn, PostgreSQL +
+## Redis, a few minutes; writes benchmarks/results/load.md and load.json (see docs/benchmarks.md). With
+## LOAD_ARGS=--aa, the A/A run (ours on both sides): load-aa.md and load-aa.json.
+LOAD_ARGS ?=
 BENCH_LOAD_STAMP := $(VENV)/.installed-bench-load
 
 $(BENCH_LOAD_STAMP): $(STAMP)
@@ -91,7 +93,7 @@ $(BENCH_LOAD_STAMP): $(STAMP)
 	touch $@
 
 bench-load: $(BENCH_LOAD_STAMP)
-	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 ## make bench-write: a session write on PostgreSQL before and after migration 0007 (benchmarks/write_cost.py)
 bench-write: $(TEST_STAMP)

@@ -57,7 +57,7 @@ settings.configure(
         "default": {
             "BACKEND": "counting_cache.CountingRedisCache",
             "LOCATION": os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/6"),
-            "KEY_PREFIX": "load-" + FLAVOUR,
+            "KEY_PREFIX": os.environ.get("LOAD_KEY_PREFIX", "load-" + FLAVOUR),
         }
     },
     SESSION_ENGINE="qsessions.backends.cached_db" if OURS else "django.contrib.sessions.backends.cached_db",
