@@ -82,9 +82,12 @@ bench:
 bench-full:
 	$(PYTHON) benchmarks/run.py --full
 
-## make bench-load: qsessions' engines against Django's of the same kind under load (cached_db, then the
-## cache-only engine): gunicorn, PostgreSQL + Redis, about eight minutes; writes benchmarks/results/load.md
-## and load-cache.md (see docs/benchmarks.md). Fails when a target is missed, after running both.
+## make bench-load [LOAD_ARGS=...]: qsessions' engines against Django's of the same kind under load
+## (cached_db, then the cache-only engine): gunicorn, PostgreSQL + Redis, about eight minutes; writes
+## benchmarks/results/load.md and load-cache.md (see docs/benchmarks.md), and fails when a target is missed,
+## after running both. With LOAD_ARGS (say --aa, the A/A run: ours on both sides), one run of
+## benchmarks/load.py with those options only.
+LOAD_ARGS ?=
 BENCH_LOAD_STAMP := $(VENV)/.installed-bench-load
 
 $(BENCH_LOAD_STAMP): $(STAMP)
@@ -92,8 +95,9 @@ $(BENCH_LOAD_STAMP): $(STAMP)
 	touch $@
 
 bench-load: $(BENCH_LOAD_STAMP)
+	@if [ -n "$(LOAD_ARGS)" ]; then $(BIN)/python benchmarks/load.py $(LOAD_ARGS); else \
 	$(BIN)/python benchmarks/load.py --kind cached_db; status=$$?; \
-	$(BIN)/python benchmarks/load.py --kind cache && exit $$status
+	$(BIN)/python benchmarks/load.py --kind cache && exit $$status; fi
 
 ## make bench-write: a session write on PostgreSQL before and after migration 0007 (benchmarks/write_cost.py)
 bench-write: $(TEST_STAMP)

@@ -61,7 +61,7 @@ settings.configure(
         "default": {
             "BACKEND": "counting_cache.CountingRedisCache",
             "LOCATION": os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/6"),
-            "KEY_PREFIX": "load-" + FLAVOUR,
+            "KEY_PREFIX": os.environ.get("LOAD_KEY_PREFIX", "load-" + FLAVOUR),
         }
     },
     SESSION_ENGINE=f"qsessions.backends.{KIND}" if OURS else f"django.contrib.sessions.backends.{KIND}",

@@ -605,3 +605,11 @@ def test_staff_without_the_session_permission_cannot_delete_a_user_who_has_sessi
     assert "session" in page.content.decode().lower()  # Django names what may not be deleted
     client.post(reverse("admin:auth_user_delete", args=[alice.pk]), {"post": "yes"})
     assert Session.objects.filter(user=alice).exists()
+
+
+def test_the_cache_only_engines_pages_are_not_served_on_the_database_engines(admin_client: Client) -> None:
+    alice = make_user()
+    assert "Revoke selected sessions" in admin_client.get(CHANGELIST).content.decode()
+    assert admin_client.get(f"{CHANGELIST}user/{alice.pk}/").status_code == 404
+    assert admin_client.get(f"{CHANGELIST}user/{alice.pk}/revoke/").status_code == 404
+    assert admin_client.post(f"{CHANGELIST}user/{alice.pk}/revoke/").status_code == 404

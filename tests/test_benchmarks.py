@@ -123,6 +123,7 @@ def test_the_cache_only_engine_scenarios_on_redis(tmp_path: Path) -> None:
     plan: dict[str, dict[str, int]] = {name: {"iterations": 1} for name in ("read", "store_save", "login")}
     plan["revoke_all"] = {"iterations": 1, "size": 5}
     plan["your_sessions"] = {"iterations": 1, "size": 3}
+    plan["admin_changelist"] = {"iterations": 1, "size": 3}
     config = {
         "db": "sqlite",
         "cache": "locmem",  # the cache contenders run on Redis whatever the others use
@@ -151,3 +152,6 @@ def test_the_cache_only_engine_scenarios_on_redis(tmp_path: Path) -> None:
     # The page: the session, the index, the entries (and the user from the database).
     assert lines["your_sessions"]["cache_ops"] == {"get_many": 2, "redis ZRANGEBYSCORE": 1}
     assert lines["your_sessions"]["queries"] == {"SELECT": 1}
+    # The admin's list of one user's sessions: the index and the entries, whatever their number.
+    assert len(lines["admin_changelist"]["samples_ns"]) == 1
+    assert lines["admin_changelist"]["cache_ops"] == {"get_many": 2, "redis ZRANGEBYSCORE": 1}

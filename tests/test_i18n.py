@@ -37,6 +37,7 @@ from qsessions.models import KnownDevice, Session
 from qsessions.revocation import REASON_ADMIN, revoke
 from tests import services
 from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, SAFARI_MAC, signed_in
+from tests.test_cache_engine import redis_sessions  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "src" / "qsessions" / "locale"
@@ -376,6 +377,57 @@ def test_the_english_pages_show_english(site: Site) -> None:
     assert "Chrome 118 on Android" in visible_text(pages["known devices"])
     assert "Revoke selected sessions" in visible_text(pages["admin list"])
     assert "New sign-in to your account on example.com" in pages["new-device e-mail"]
+
+
+class CacheOnlySite(Site):
+    """The admin's pages on the cache-only engine (sessions in Redis): the user search, a user's sessions,
+    and the two revocation confirmations."""
+
+    def __init__(self) -> None:
+        users = get_user_model()._default_manager
+        self.alice = users.create_user("alice", "alice@example.com", "correct horse")
+        users.create_superuser("root", "root@example.com", "correct horse")
+        self.user_client = signed_in("alice", FIREFOX_WINDOWS, ip="203.0.113.7")
+        self.other_client = signed_in("alice", CHROME_ANDROID, ip=OTHER_IP)
+        self.admin_client = signed_in("root", FIREFOX_WINDOWS, ip="192.0.2.1")
+        self.data = ["alice", "root", "alice@example.com", "203.0.113.7", OTHER_IP, "192.0.2.1", "UTC"]
+        from qsessions.devices import device_summary, parse_user_agent
+
+        self.data += [FIREFOX_WINDOWS, CHROME_ANDROID]
+        self.data += [device_summary(parse_user_agent(ua)) for ua in (FIREFOX_WINDOWS, CHROME_ANDROID)]  # tooltips
+
+    def pages(self, language: str) -> Iterator[tuple[str, str]]:
+        from qsessions.models import make_public_id
+
+        admin = self.admin_client
+        user_url = f"/admin/qsessions/session/user/{self.alice.pk}/"
+        public_id = make_public_id(self.other_client.cookies[settings.SESSION_COOKIE_NAME].value)
+        yield "admin user search", self.get(admin, "/admin/qsessions/session/?q=ali", language)
+        yield "admin user search, none", self.get(admin, "/admin/qsessions/session/?q=nobody", language)
+        yield "admin user sessions", self.get(admin, user_url, language)
+        yield "admin revoke one", self.get(admin, f"{user_url}{public_id}/revoke/", language)
+        yield "admin revoke all", self.get(admin, f"{user_url}revoke/", language)
+
+
+@pytest.mark.usefixtures("redis_sessions")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_cache_only_admin_is_in_the_language_asked_for(
+    transactional_db: None, settings: Any, language: str
+) -> None:
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:1],
+        "django.middleware.locale.LocaleMiddleware",
+        *settings.MIDDLEWARE[1:],
+    ]
+    site = CacheOnlySite()
+    english = {name: visible_text(html) for name, html in site.pages("en")}
+    assert "Sessions of \u2068alice\u2069" in " ".join(english["admin user sessions"])
+    assert "Revoke all sessions…" in english["admin user sessions"]
+    problems = []
+    for name, html in site.pages(language):
+        for segment in site.untranslated(english[name], visible_text(html), language, admin=True):
+            problems.append(f"{name}: {segment!r}")
+    assert not problems, f"untranslated in {language}:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,11 @@ A session key is a login cookie, so the admin never shows one and never answers 
 - site-wide actions (``AdminSite.add_action``, e.g. an export) are not offered: they would receive keys.
 django-qsessions 2.x built change URLs from the key; such a URL still opens the session, found through
 the key's public id (the exact key is needed, as with the cookie itself).
+
+On the cache-only engine (``qsessions.backends.cache``) there are no rows: the same "Sessions" entry of the
+admin is a search for a user, then that user's sessions read from their index (``qsessions.cache_sessions``),
+revoked one by one or all together through ``qsessions.revocation``, with the same permissions, confirmation
+pages and admin log entries. A session there is found through its owner, so its URLs carry the owner's id.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from django.contrib.admin import helpers
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.forms import CheckboxInput
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -36,9 +42,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from qsessions import lifecycle
+from qsessions import cache_sessions, lifecycle
+from qsessions.cache import sessions_are_cache_only
+from qsessions.cache_sessions import CachedSession
 from qsessions.models import EndedSession, Session, looks_like_public_id, make_public_id
-from qsessions.revocation import REASON_ADMIN, revoke_sessions
+from qsessions.revocation import REASON_ADMIN, revoke, revoke_all, revoke_sessions
 from qsessions.sign_in import session_sign_in_method
 
 # Unicode's first-strong isolate and pop directional isolate: they keep text from a client (a user agent
@@ -55,7 +63,7 @@ def isolate(text: str) -> str:
     return f"{FSI}{text}{PDI}"
 
 
-def describe(session: Session) -> str:
+def describe(session: Session | CachedSession) -> str:
     """A plain-text label for a session, used where Django would print the object (its key)."""
     owner = str(session.user) if session.user_id else _("anonymous")
     device = session.device_name or _("unknown device")
@@ -298,8 +306,19 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return self.has_revoke_permission(request)
 
     def get_urls(self) -> list[URLPattern]:
+        # The cache-only engine's pages first (Django's last pattern takes any path as an object id), then
         # Django's own patterns, with the object id read and written by SessionIdConverter.
-        urls = []
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        urls = [
+            path("user/<str:user_id>/", wrap(self.user_sessions_view), name=f"{info}_user"),
+            path("user/<str:user_id>/revoke/", wrap(self.revoke_user_sessions_view), name=f"{info}_user_revoke_all"),
+            path(
+                "user/<str:user_id>/<str:public_id>/revoke/",
+                wrap(self.revoke_user_session_view),
+                name=f"{info}_user_revoke",
+            ),
+        ]
         for pattern in super().get_urls():
             route = str(pattern.pattern)
             if "<path:object_id>" in route:
@@ -344,7 +363,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         }
         return TemplateResponse(request, self.revoke_selected_template, context)
 
-    def _log_revocations(self, request: HttpRequest, sessions: list[Session]) -> None:
+    def _log_revocations(self, request: HttpRequest, sessions: list[Session] | list[CachedSession]) -> None:
         content_type = ContentType.objects.get_for_model(Session, for_concrete_model=False)
         LogEntry.objects.bulk_create(
             [
@@ -395,8 +414,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])  # revocation has its own confirmation page
-        if not self.has_view_permission(request):
-            raise Http404
+        if not self.has_view_permission(request) or sessions_are_cache_only():
+            raise Http404  # the cache-only engine finds a session through its owner: user_sessions_view
         session = self._get_by_public_id_or_key(request, object_id)
         if session is None:
             raise Http404(_("No session with this id."))
@@ -440,6 +459,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """Django's delete URL is the revocation: a confirmation page (GET), then the revocation (POST)."""
         if not (self.has_view_permission(request) and self.has_revoke_permission(request)):
             raise PermissionDenied
+        if sessions_are_cache_only():
+            raise Http404(_("No session with this id."))  # see revoke_user_session_view
         session = self.get_object(request, object_id)
         if session is None:
             raise Http404(_("No session with this id."))
@@ -467,6 +488,207 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         raise Http404  # Django's history page prints the object (its key); revocations are in the admin log.
+
+    # -- the cache-only engine: no rows; a user's sessions, read from the user's index ----------------------
+
+    cache_users_template = "admin/qsessions/session/cache_users.html"
+    cache_user_sessions_template = "admin/qsessions/session/cache_user_sessions.html"
+    cache_revoke_all_template = "admin/qsessions/session/cache_revoke_all_confirmation.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if sessions_are_cache_only():
+            return self.cache_users_view(request)
+        return super().changelist_view(request, extra_context)
+
+    def _cache_only_or_404(self) -> None:
+        if not sessions_are_cache_only():
+            raise Http404  # on db and cached_db the list itself filters by owner (?user__id__exact=)
+
+    def _user_url(self, user: Any, name: str = "user", *args: str) -> str:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return reverse(f"admin:{info}_{name}", args=[user.pk, *args], current_app=self.admin_site.name)
+
+    def cache_users_view(self, request: HttpRequest) -> HttpResponse:
+        """The cache-only engine's "Sessions": find a user (by username or email), then see their sessions.
+
+        Redis keeps a list of sessions per user, not one of everyone's; the list's owner parameters
+        (``?user__id__exact=<id>``, ``?owner=my``) lead straight to that user's sessions.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        user_model = get_user_model()
+        owner = request.GET.get(f"user__{user_model._meta.pk.name}__exact")
+        if owner is not None:
+            return HttpResponseRedirect(self._user_url(_user_or_404(owner)))
+        if request.GET.get(OwnerFilter.parameter_name) == "my":
+            return HttpResponseRedirect(self._user_url(request.user))
+        query = request.GET.get("q", "").strip()
+        email_field = user_model.get_email_field_name()
+        has_email = email_field != user_model.USERNAME_FIELD and _has_field(user_model, email_field)
+        users: list[tuple[Any, str, str]] = []
+        if query:
+            condition = Q(**{f"{user_model.USERNAME_FIELD}__icontains": query})
+            if has_email:
+                condition |= Q(**{f"{email_field}__icontains": query})
+            found = user_model._default_manager.filter(condition).order_by(user_model.USERNAME_FIELD)
+            users = [
+                (user, self._user_url(user), str(getattr(user, email_field, "") or "") if has_email else "")
+                for user in found[: self.list_per_page]
+            ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Find a user’s sessions"),  # noqa: RUF001 (the typographic apostrophe)
+            "query": query,
+            "users": users,
+            "email_label": getattr(user_model._meta.get_field(email_field), "verbose_name", email_field)
+            if has_email
+            else None,
+            "own_url": self._user_url(request.user),
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.cache_users_template, context)
+
+    def user_sessions_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        """One user's live sessions on the cache-only engine, the most recently active first."""
+        self._cache_only_or_404()
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        user = _user_or_404(user_id)
+        sessions = sorted(cache_sessions.user_sessions(user), key=cache_sessions.most_recent_first)
+        page_number = request.GET.get("p", "1")
+        if not (page_number.isascii() and page_number.isdigit() and len(page_number) <= 6):
+            raise Http404
+        paginator = Paginator(sessions, self.list_per_page)
+        if int(page_number) > max(1, paginator.num_pages) or int(page_number) < 1:
+            raise Http404
+        page = paginator.page(int(page_number))
+        can_revoke = self.has_revoke_permission(request)
+        current_key = getattr(getattr(request, "session", None), "session_key", None)
+        rows = [
+            {
+                "session": session,
+                "device": session.device_name,
+                "summary": isolate(session.device) if session.device else "",
+                "is_current": current_key is not None and session.session_key == current_key,
+                "signed_in": local_time(session.created_at),
+                "sign_in_method": session_sign_in_method(session).description,
+                "last_active": local_time(session.last_activity),
+                "expires": local_time(session.expire_date),
+                "revoke_url": self._user_url(user, "user_revoke", session.public_id) if can_revoke else None,
+            }
+            for session in page.object_list
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Sessions of %(user)s") % {"user": isolate(str(user))},
+            "owner": user,
+            "rows": rows,
+            "bidi": get_language_bidi(),
+            "page": page,
+            "count": len(sessions),
+            "can_revoke": can_revoke,
+            "revoke_all_url": self._user_url(user, "user_revoke_all") if can_revoke and sessions else None,
+            "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.cache_user_sessions_template, context)
+
+    def _revocation_allowed(self, request: HttpRequest) -> None:
+        self._cache_only_or_404()
+        if not (self.has_view_permission(request) and self.has_revoke_permission(request)):
+            raise PermissionDenied
+
+    def _after_revocation(self, request: HttpRequest, revoked: list[CachedSession], user: Any) -> HttpResponse:
+        current_key = getattr(getattr(request, "session", None), "session_key", None)
+        if current_key is not None and any(session.session_key == current_key for session in revoked):
+            logout(request)  # the admin's own session: nothing may be saved into it any more
+        return HttpResponseRedirect(self._user_url(user))
+
+    def revoke_user_session_view(self, request: HttpRequest, user_id: str, public_id: str) -> HttpResponse:
+        """A confirmation page (GET), then the revocation of that one session (POST)."""
+        self._revocation_allowed(request)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        user = _user_or_404(user_id)
+        found = (
+            [s for s in cache_sessions.user_sessions(user) if s.public_id == public_id]
+            if looks_like_public_id(public_id)
+            else []
+        )
+        if not found:
+            raise Http404(_("No session with this id."))
+        session = found[0]
+        user_url = self._user_url(user)
+        if request.method == "POST":
+            self._log_revocations(request, [session])
+            revoke(session, REASON_ADMIN, request)
+            self.message_user(request, _("The session was revoked."), messages.SUCCESS)
+            return self._after_revocation(request, [session], user)
+        current_key = getattr(getattr(request, "session", None), "session_key", None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Are you sure?"),
+            "session": session,
+            "subtitle": describe(session),
+            "device": session.device_name,
+            "is_current": session.session_key == current_key,
+            "change_url": user_url,
+            "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.revoke_template, context)
+
+    def revoke_user_sessions_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        """A confirmation page (GET), then the revocation of every session of the user (POST)."""
+        self._revocation_allowed(request)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST"])
+        user = _user_or_404(user_id)
+        sessions = sorted(cache_sessions.user_sessions(user), key=cache_sessions.most_recent_first)
+        if request.method == "POST":
+            self._log_revocations(request, sessions)
+            count = revoke_all(user, REASON_ADMIN, request=request)
+            self.message_user(
+                request, ngettext("Revoked %d session.", "Revoked %d sessions.", count) % count, messages.SUCCESS
+            )
+            return self._after_revocation(request, sessions, user)
+        current_key = getattr(getattr(request, "session", None), "session_key", None)
+        shown = sessions[:CONFIRMATION_LIST_LIMIT]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Are you sure?"),
+            "owner": user,
+            "owner_name": isolate(str(user)),
+            "user_url": self._user_url(user),
+            "sessions": [(session, session.device_name, session.session_key == current_key) for session in shown],
+            "count": len(sessions),
+            "more": len(sessions) - len(shown),
+            "includes_current": any(session.session_key == current_key for session in sessions),
+            "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.cache_revoke_all_template, context)
+
+
+def _user_or_404(user_id: str) -> Any:
+    """The user whose primary key is ``user_id`` (as written in a URL), or 404 for anything else."""
+    user_model = get_user_model()
+    try:
+        pk = user_model._meta.pk.to_python(user_id)
+        user = user_model._default_manager.filter(pk=pk).first()
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        user = None
+    if user is None:
+        raise Http404
+    return user
 
 
 def _has_field(model: Any, name: str) -> bool:
