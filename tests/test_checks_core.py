@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from django.utils import translation
 
 from qsessions.checks import check_engine_matches_middleware
 
@@ -22,3 +23,15 @@ def test_matching_configuration_passes() -> None:
             assert check_engine_matches_middleware() == []
     with override_settings(SESSION_ENGINE="no.such.module"):
         assert [e.id for e in check_engine_matches_middleware()] == ["qsessions.E001"]
+
+
+def test_check_messages_speak_the_active_language() -> None:
+    with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.db"), translation.override("de"):
+        (error,) = check_engine_matches_middleware()
+        with pytest.raises(SystemCheckError, match="keine Engine von qsessions"):
+            call_command("check")
+    assert error.msg == (
+        "SESSION_ENGINE ist 'django.contrib.sessions.backends.db', keine Engine von qsessions, aber MIDDLEWARE "
+        "verwendet qsessions.middleware.SessionMiddleware."
+    )
+    assert error.hint == 'Setzen Sie SESSION_ENGINE = "qsessions.backends.db" oder "qsessions.backends.cached_db".'

@@ -1,4 +1,8 @@
-"""System checks: configuration mistakes reported by ``manage.py check`` with ids qsessions.E0xx/W0xx."""
+"""System checks: configuration mistakes reported by ``manage.py check`` with ids qsessions.E0xx/W0xx.
+
+Messages and hints are translated when a check runs (in the active language, LANGUAGE_CODE under
+``manage.py``), with named placeholders so that translators can move them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from qsessions.conf import conf
 from qsessions.conf import seconds as conf_seconds
@@ -35,9 +40,12 @@ def check_engine_matches_middleware(app_configs: Any = None, **kwargs: Any) -> l
     if MIDDLEWARE_PATH in middleware and not _engine_is_qsessions(engine):
         return [
             Error(
-                f"SESSION_ENGINE is {engine!r}, which is not a qsessions engine, but MIDDLEWARE uses "
-                f"{MIDDLEWARE_PATH}.",
-                hint='Set SESSION_ENGINE = "qsessions.backends.db" or "qsessions.backends.cached_db".',
+                _(
+                    "SESSION_ENGINE is %(engine)s, which is not a qsessions engine, but MIDDLEWARE uses "
+                    "qsessions.middleware.SessionMiddleware."
+                )
+                % {"engine": repr(engine)},
+                hint=_('Set SESSION_ENGINE = "qsessions.backends.db" or "qsessions.backends.cached_db".'),
                 id="qsessions.E001",
             )
         ]
@@ -56,7 +64,7 @@ def check_geoip(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     if not django_geoip2.HAS_GEOIP2:
         return [
             Warning(
-                "GEOIP_PATH is set but the geoip2 package is not installed: sessions will have no location.",
+                _("GEOIP_PATH is set but the geoip2 package is not installed: sessions will have no location."),
                 hint="pip install 'qsessions[geoip2]'",
                 id="qsessions.W040",
             )
@@ -64,9 +72,9 @@ def check_geoip(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     if not any(path.is_file() for path in geo.database_files()):
         return [
             Warning(
-                f"GEOIP_PATH is set but holds no GeoIP database ({', '.join(map(str, geo.database_files()))}): "
-                "sessions will have no location.",
-                hint="Run 'manage.py download_geoip_db' (with MAXMIND_ACCOUNT_ID and MAXMIND_LICENSE_KEY set).",
+                _("GEOIP_PATH is set but holds no GeoIP database (%(files)s): sessions will have no location.")
+                % {"files": ", ".join(map(str, geo.database_files()))},
+                hint=_("Run 'manage.py download_geoip_db' (with MAXMIND_ACCOUNT_ID and MAXMIND_LICENSE_KEY set)."),
                 id="qsessions.W041",
             )
         ]
@@ -85,8 +93,9 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
     if not _is_int(interval) or interval < 0:
         errors.append(
             Error(
-                f"QSESSIONS_ACTIVITY_INTERVAL is {interval!r}; it must be a whole number of seconds, 0 or more.",
-                hint="The default, 60, writes a session's last activity at most once a minute.",
+                _("QSESSIONS_ACTIVITY_INTERVAL is %(value)s; it must be a whole number of seconds, 0 or more.")
+                % {"value": repr(interval)},
+                hint=_("The default, 60, writes a session's last activity at most once a minute."),
                 id="qsessions.E020",
             )
         )
@@ -94,8 +103,11 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
     if limit is not None and (not _is_int(limit) or limit < 1):
         errors.append(
             Error(
-                f"QSESSIONS_MAX_SESSIONS_PER_USER is {limit!r}; it must be None (no limit) or a whole number, "
-                "1 or more.",
+                _(
+                    "QSESSIONS_MAX_SESSIONS_PER_USER is %(value)s; it must be None (no limit) or a whole number, "
+                    "1 or more."
+                )
+                % {"value": repr(limit)},
                 id="qsessions.E021",
             )
         )
@@ -108,8 +120,11 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
         if not callable(resolved):
             errors.append(
                 Error(
-                    f"QSESSIONS_MAX_SESSIONS_FOR_USER is {per_user!r}; it must be None, a callable(user) or the "
-                    "dotted path of one, returning that user's limit (None: no limit).",
+                    _(
+                        "QSESSIONS_MAX_SESSIONS_FOR_USER is %(value)s; it must be None, a callable(user) or the "
+                        "dotted path of one, returning that user's limit (None: no limit)."
+                    )
+                    % {"value": repr(per_user)},
                     id="qsessions.E023",
                 )
             )
@@ -117,7 +132,8 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
     if policy not in ("revoke-oldest", "refuse"):
         errors.append(
             Error(
-                f'QSESSIONS_SESSION_LIMIT_POLICY is {policy!r}; it must be "revoke-oldest" or "refuse".',
+                _('QSESSIONS_SESSION_LIMIT_POLICY is %(value)s; it must be "revoke-oldest" or "refuse".')
+                % {"value": repr(policy)},
                 id="qsessions.E024",
             )
         )
@@ -125,7 +141,8 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[Error
     if not isinstance(revoke, bool):
         errors.append(
             Error(
-                f"QSESSIONS_REVOKE_ON_PASSWORD_CHANGE is {revoke!r}; it must be True or False.",
+                _("QSESSIONS_REVOKE_ON_PASSWORD_CHANGE is %(value)s; it must be True or False.")
+                % {"value": repr(revoke)},
                 id="qsessions.E022",
             )
         )
@@ -143,8 +160,9 @@ def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
         return [
             Error(
-                f"QSESSIONS_TRUSTED_PROXIES must be a list of IP addresses and networks, not {value!r}.",
-                hint='For example QSESSIONS_TRUSTED_PROXIES = ["10.0.0.0/8", "2001:db8::/32"].',
+                _("QSESSIONS_TRUSTED_PROXIES must be a list of IP addresses and networks, not %(value)s.")
+                % {"value": repr(value)},
+                hint=_('For example QSESSIONS_TRUSTED_PROXIES = ["10.0.0.0/8", "2001:db8::/32"].'),
                 id="qsessions.E010",
             )
         ]
@@ -154,25 +172,33 @@ def check_trusted_proxies(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         if network is None:
             messages.append(
                 Error(
-                    f"QSESSIONS_TRUSTED_PROXIES contains {entry!r}, which is not an IP address or network.",
-                    hint='Write an address ("10.0.0.1", "2001:db8::1") or a CIDR network ("10.0.0.0/8").',
+                    _("QSESSIONS_TRUSTED_PROXIES contains %(entry)s, which is not an IP address or network.")
+                    % {"entry": repr(entry)},
+                    hint=_('Write an address ("10.0.0.1", "2001:db8::1") or a CIDR network ("10.0.0.0/8").'),
                     id="qsessions.E011",
                 )
             )
         elif network.prefixlen == 0:
             messages.append(
                 Warning(
-                    f"QSESSIONS_TRUSTED_PROXIES contains {entry!r}, which trusts every address: any client can "
-                    "then choose the IP recorded for its session by sending a forwarding header.",
-                    hint="List only the addresses of your own proxies or load balancers.",
+                    _(
+                        "QSESSIONS_TRUSTED_PROXIES contains %(entry)s, which trusts every address: any client can "
+                        "then choose the IP recorded for its session by sending a forwarding header."
+                    )
+                    % {"entry": repr(entry)},
+                    hint=_("List only the addresses of your own proxies or load balancers."),
                     id="qsessions.W011",
                 )
             )
         elif "/" in entry and network.network_address != _address_part(entry):
             messages.append(
                 Warning(
-                    f"QSESSIONS_TRUSTED_PROXIES contains {entry!r}, which has host bits set; it is read as {network}.",
-                    hint=f'Write "{network}" if that is meant.',
+                    _(
+                        "QSESSIONS_TRUSTED_PROXIES contains %(entry)s, which has host bits set; it is read as "
+                        "%(network)s."
+                    )
+                    % {"entry": repr(entry), "network": network},
+                    hint=_('Write "%(network)s" if that is meant.') % {"network": network},
                     id="qsessions.W010",
                 )
             )
@@ -196,8 +222,9 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
     if ip_storage not in IP_STORAGE_MODES:
         messages.append(
             Error(
-                f"QSESSIONS_IP_STORAGE is {ip_storage!r}; until this is fixed no IP address is stored.",
-                hint='Use "full", "truncated" (IPv4 /24, IPv6 /48) or "none".',
+                _("QSESSIONS_IP_STORAGE is %(value)s; until this is fixed no IP address is stored.")
+                % {"value": repr(ip_storage)},
+                hint=_('Use "full", "truncated" (IPv4 /24, IPv6 /48) or "none".'),
                 id="qsessions.E012",
             )
         )
@@ -205,8 +232,8 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
     if not isinstance(header, str) or header.lower() not in {name.lower() for name in FORWARDED_HEADERS}:
         messages.append(
             Error(
-                f"QSESSIONS_FORWARDED_HEADER is {header!r}.",
-                hint='Use "X-Forwarded-For" or "Forwarded" (RFC 7239): the header your proxies write.',
+                _("QSESSIONS_FORWARDED_HEADER is %(value)s.") % {"value": repr(header)},
+                hint=_('Use "X-Forwarded-For" or "Forwarded" (RFC 7239): the header your proxies write.'),
                 id="qsessions.E013",
             )
         )
@@ -214,9 +241,11 @@ def check_client_ip_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
     if conf.raw("CLIENT_HINTS") and not conf.raw("STORE_USER_AGENT"):
         messages.append(
             Warning(
-                "QSESSIONS_CLIENT_HINTS is on but QSESSIONS_STORE_USER_AGENT is off: client hints describe the "
-                "user agent, so they are neither asked for nor stored.",
-                hint="Turn one of them off, or store user agents.",
+                _(
+                    "QSESSIONS_CLIENT_HINTS is on but QSESSIONS_STORE_USER_AGENT is off: client hints describe the "
+                    "user agent, so they are neither asked for nor stored."
+                ),
+                hint=_("Turn one of them off, or store user agents."),
                 id="qsessions.W012",
             )
         )
@@ -233,16 +262,17 @@ def _check_client_ip_resolver() -> list[CheckMessage]:
         except ImportError as error:
             return [
                 Error(
-                    f"QSESSIONS_CLIENT_IP_RESOLVER {resolver!r} cannot be imported: {error}",
-                    hint='Give the dotted path of a function, e.g. "myproject.network.client_ip".',
+                    _("QSESSIONS_CLIENT_IP_RESOLVER %(value)s cannot be imported: %(error)s")
+                    % {"value": repr(resolver), "error": error},
+                    hint=_('Give the dotted path of a function, e.g. "myproject.network.client_ip".'),
                     id="qsessions.E014",
                 )
             ]
     if not callable(resolver):
         return [
             Error(
-                f"QSESSIONS_CLIENT_IP_RESOLVER is {resolver!r}, which is not callable.",
-                hint="Give a function taking the request and returning an IP address string or None.",
+                _("QSESSIONS_CLIENT_IP_RESOLVER is %(value)s, which is not callable.") % {"value": repr(resolver)},
+                hint=_("Give a function taking the request and returning an IP address string or None."),
                 id="qsessions.E015",
             )
         ]
@@ -272,41 +302,59 @@ def check_switched_from_django_sessions(app_configs: Any = None, **kwargs: Any) 
             # deploy): a warning, not an error, so that `migrate` runs; it says what comes next.
             messages.append(
                 Warning(
-                    f"qsessions is installed next to django.contrib.sessions and SESSION_ENGINE is still {engine!r}: "
-                    "sessions are written to django.contrib.sessions' table, not qsessions'. That is expected "
-                    "between the two deploys of a staged switch.",
-                    hint="Next step, once `manage.py migrate` has created qsessions' table: in the next deploy set "
-                    'SESSION_ENGINE = "qsessions.backends.db" (or "qsessions.backends.cached_db"), replace '
-                    f'"{DJANGO_MIDDLEWARE_PATH}" with "{MIDDLEWARE_PATH}" in MIDDLEWARE and remove '
-                    '"django.contrib.sessions" from INSTALLED_APPS; right after that deploy run '
-                    "`manage.py importsessions` so nobody is signed out (see qsessions' docs/upgrading.md).",
+                    _(
+                        "qsessions is installed next to django.contrib.sessions and SESSION_ENGINE is still "
+                        "%(engine)s: sessions are written to django.contrib.sessions' table, not qsessions'. That is "
+                        "expected between the two deploys of a staged switch."
+                    )
+                    % {"engine": repr(engine)},
+                    hint=_(
+                        "Next step, once `manage.py migrate` has created qsessions' table: in the next deploy set "
+                        'SESSION_ENGINE = "qsessions.backends.db" (or "qsessions.backends.cached_db"), replace '
+                        '"django.contrib.sessions.middleware.SessionMiddleware" with '
+                        '"qsessions.middleware.SessionMiddleware" in MIDDLEWARE and remove "django.contrib.sessions" '
+                        "from INSTALLED_APPS; right after that deploy run `manage.py importsessions` so nobody is "
+                        "signed out (see qsessions' docs/upgrading.md)."
+                    ),
                     id="qsessions.W030",
                 )
             )
         else:
             messages.append(
                 Warning(
-                    f"qsessions is installed but SESSION_ENGINE is {engine!r}, not a qsessions engine: sessions "
-                    "are not stored by qsessions.",
-                    hint='Set SESSION_ENGINE = "qsessions.backends.db" or "qsessions.backends.cached_db".',
+                    _(
+                        "qsessions is installed but SESSION_ENGINE is %(engine)s, not a qsessions engine: sessions "
+                        "are not stored by qsessions."
+                    )
+                    % {"engine": repr(engine)},
+                    hint=_('Set SESSION_ENGINE = "qsessions.backends.db" or "qsessions.backends.cached_db".'),
                     id="qsessions.W030",
                 )
             )
     if DJANGO_MIDDLEWARE_PATH in middleware and MIDDLEWARE_PATH in middleware:
         messages.append(
             Error(
-                f"MIDDLEWARE has both {DJANGO_MIDDLEWARE_PATH} and {MIDDLEWARE_PATH}: each loads and saves the "
-                "session, the later one replaces request.session of the first.",
-                hint=f"Remove {DJANGO_MIDDLEWARE_PATH!r} from MIDDLEWARE.",
+                _(
+                    "MIDDLEWARE has both django.contrib.sessions.middleware.SessionMiddleware and "
+                    "qsessions.middleware.SessionMiddleware: each loads and saves the session, the later one "
+                    "replaces request.session of the first."
+                ),
+                hint=_("Remove 'django.contrib.sessions.middleware.SessionMiddleware' from MIDDLEWARE."),
                 id="qsessions.E032",
             )
         )
     elif ours_engine and DJANGO_MIDDLEWARE_PATH in middleware:
         messages.append(
             Error(
-                f"SESSION_ENGINE is a qsessions engine but MIDDLEWARE uses {DJANGO_MIDDLEWARE_PATH}: sessions "
-                "never record their IP address or user agent.",
-                hint=f"Replace {DJANGO_MIDDLEWARE_PATH!r} with {MIDDLEWARE_PATH!r} in MIDDLEWARE.",
+                _(
+                    "SESSION_ENGINE is a qsessions engine but MIDDLEWARE uses "
+                    "django.contrib.sessions.middleware.SessionMiddleware: sessions never record their IP address "
+                    "or user agent."
+                ),
+                hint=_(
+                    "Replace 'django.contrib.sessions.middleware.SessionMiddleware' with "
+                    "'qsessions.middleware.SessionMiddleware' in MIDDLEWARE."
+                ),
                 id="qsessions.E031",
             )
         )
@@ -340,40 +388,59 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             return []
         return [
             Error(
-                f"SESSION_ENGINE is {engine!r}, which needs Redis, but cache {alias!r} is {backend!r}: the per-user "
-                "index that lists and revokes a user's sessions uses Redis sorted sets.",
-                hint="Use django.core.cache.backends.redis.RedisCache or django_redis.cache.RedisCache for "
-                'SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.cached_db".',
+                _(
+                    "SESSION_ENGINE is %(engine)s, which needs Redis, but cache %(alias)s is %(backend)s: the "
+                    "per-user index that lists and revokes a user's sessions uses Redis sorted sets."
+                )
+                % {"engine": repr(engine), "alias": repr(alias), "backend": repr(backend)},
+                hint=_(
+                    "Use django.core.cache.backends.redis.RedisCache or django_redis.cache.RedisCache for "
+                    'SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.cached_db".'
+                ),
                 id="qsessions.E070",
             )
         ]
     if issubclass(backend_class, LocMemCache):
         return [
             Warning(
-                f"SESSION_ENGINE is {engine!r} and cache {alias!r} is local memory: each process has its own copy, "
-                "so a session revoked in one process stays valid in the others until its cache entry expires.",
-                hint="Use a shared cache (Redis, Memcached) for SESSION_CACHE_ALIAS, or qsessions.backends.db. "
-                "A single-process site can silence this check.",
+                _(
+                    "SESSION_ENGINE is %(engine)s and cache %(alias)s is local memory: each process has its own "
+                    "copy, so a session revoked in one process stays valid in the others until its cache entry "
+                    "expires."
+                )
+                % {"engine": repr(engine), "alias": repr(alias)},
+                hint=_(
+                    "Use a shared cache (Redis, Memcached) for SESSION_CACHE_ALIAS, or qsessions.backends.db. "
+                    "A single-process site can silence this check."
+                ),
                 id="qsessions.W033",
             )
         ]
     if issubclass(backend_class, DummyCache):
         return [
             Warning(
-                f"SESSION_ENGINE is {engine!r} but cache {alias!r} is a dummy cache, which keeps nothing: every "
-                "request reads the database, as with qsessions.backends.db.",
-                hint='Use a real cache for SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.db".',
+                _(
+                    "SESSION_ENGINE is %(engine)s but cache %(alias)s is a dummy cache, which keeps nothing: every "
+                    "request reads the database, as with qsessions.backends.db."
+                )
+                % {"engine": repr(engine), "alias": repr(alias)},
+                hint=_('Use a real cache for SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.db".'),
                 id="qsessions.W034",
             )
         ]
     if _is_redis_cache(backend_class) and len(_redis_servers(settings.CACHES[alias].get("LOCATION"))) > 1:
         return [
             Warning(
-                f"SESSION_ENGINE is {engine!r} and cache {alias!r} lists several Redis servers: the cache writes to "
-                "the first and reads from the others, so a replica that lags behind, or has lost its link to the "
-                "primary, still serves a revoked session signed in.",
-                hint="Point SESSION_CACHE_ALIAS at a cache with the primary only (the other caches may keep their "
-                "replicas); see docs/services.md, 'Read replicas'.",
+                _(
+                    "SESSION_ENGINE is %(engine)s and cache %(alias)s lists several Redis servers: the cache writes "
+                    "to the first and reads from the others, so a replica that lags behind, or has lost its link to "
+                    "the primary, still serves a revoked session signed in."
+                )
+                % {"engine": repr(engine), "alias": repr(alias)},
+                hint=_(
+                    "Point SESSION_CACHE_ALIAS at a cache with the primary only (the other caches may keep their "
+                    "replicas); see docs/services.md, 'Read replicas'."
+                ),
                 id="qsessions.W036",
             )
         ]
@@ -416,9 +483,11 @@ def check_session_cookie_secure(app_configs: Any = None, **kwargs: Any) -> list[
         return []
     return [
         Warning(
-            "SESSION_COOKIE_SECURE is not True: browsers send qsessions' session cookie over plain HTTP too, "
-            "where anyone on the network path can copy it and use the session.",
-            hint="Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True.",
+            _(
+                "SESSION_COOKIE_SECURE is not True: browsers send qsessions' session cookie over plain HTTP too, "
+                "where anyone on the network path can copy it and use the session."
+            ),
+            hint=_("Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True."),
             id="qsessions.W050",
         )
     ]
@@ -430,9 +499,11 @@ def check_session_cookie_httponly(app_configs: Any = None, **kwargs: Any) -> lis
         return []
     return [
         Warning(
-            "SESSION_COOKIE_HTTPONLY is not True: scripts on your pages can read qsessions' session cookie, so "
-            "one cross-site scripting flaw is enough to steal sessions.",
-            hint="Set SESSION_COOKIE_HTTPONLY = True (Django's default).",
+            _(
+                "SESSION_COOKIE_HTTPONLY is not True: scripts on your pages can read qsessions' session cookie, so "
+                "one cross-site scripting flaw is enough to steal sessions."
+            ),
+            hint=_("Set SESSION_COOKIE_HTTPONLY = True (Django's default)."),
             id="qsessions.W051",
         )
     ]
@@ -449,9 +520,12 @@ def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error
     if window is not None and (not _is_int(window) or window < 1):
         errors.append(
             Error(
-                f"QSESSIONS_REAUTHENTICATION_WINDOW is {window!r}; it must be None (off) or a whole number of "
-                "seconds, 1 or more.",
-                hint="For example 600: signing sessions out needs an authentication in the last 10 minutes.",
+                _(
+                    "QSESSIONS_REAUTHENTICATION_WINDOW is %(value)s; it must be None (off) or a whole number of "
+                    "seconds, 1 or more."
+                )
+                % {"value": repr(window)},
+                hint=_("For example 600: signing sessions out needs an authentication in the last 10 minutes."),
                 id="qsessions.E050",
             )
         )
@@ -459,8 +533,11 @@ def check_reauthentication(app_configs: Any = None, **kwargs: Any) -> list[Error
     if url is not None and (not isinstance(url, str) or not url):
         errors.append(
             Error(
-                f"QSESSIONS_REAUTHENTICATION_URL is {url!r}; it must be None (qsessions' own page), a URL or a "
-                "URL name.",
+                _(
+                    "QSESSIONS_REAUTHENTICATION_URL is %(value)s; it must be None (qsessions' own page), a URL or a "
+                    "URL name."
+                )
+                % {"value": repr(url)},
                 id="qsessions.E051",
             )
         )
@@ -480,9 +557,12 @@ def check_sign_in_methods(app_configs: Any = None, **kwargs: Any) -> list[Error]
         return []
     return [
         Error(
-            f"QSESSIONS_SIGN_IN_METHODS is {methods!r}; it must be a dict of authentication backends' dotted "
-            "paths to names.",
-            hint='For example {"django_auth_ldap.backend.LDAPBackend": "Company account"}.',
+            _(
+                "QSESSIONS_SIGN_IN_METHODS is %(value)s; it must be a dict of authentication backends' dotted "
+                "paths to names."
+            )
+            % {"value": repr(methods)},
+            hint=_('For example {"django_auth_ldap.backend.LDAPBackend": "Company account"}.'),
             id="qsessions.E052",
         )
     ]
@@ -497,9 +577,11 @@ def check_known_devices(app_configs: Any = None, **kwargs: Any) -> list[Warning]
         return []
     return [
         Warning(
-            "QSESSIONS_KNOWN_DEVICES is on but qsessions.known_devices.KnownDeviceMiddleware is not in MIDDLEWARE: "
-            "no device is recognised and no new-device sign-in is reported.",
-            hint="Add it right after qsessions.middleware.SessionMiddleware.",
+            _(
+                "QSESSIONS_KNOWN_DEVICES is on but qsessions.known_devices.KnownDeviceMiddleware is not in "
+                "MIDDLEWARE: no device is recognised and no new-device sign-in is reported."
+            ),
+            hint=_("Add it right after qsessions.middleware.SessionMiddleware."),
             id="qsessions.W053",
         )
     ]
@@ -515,11 +597,15 @@ def _duration_error(name: str, value: Any, *, zero: bool, check_id: str) -> Erro
     seconds = conf_seconds(value)
     if seconds is not None and (seconds > 0 or (zero and seconds == 0)):
         return None
-    least = "0 or more" if zero else "more than 0"
-    return Error(
-        f"QSESSIONS_{name} is {value!r}; it must be None or a duration ({least}): seconds or a datetime.timedelta.",
-        id=check_id,
-    )
+    if zero:
+        message = _(
+            "%(setting)s is %(value)s; it must be None or a duration (0 or more): seconds or a datetime.timedelta."
+        )
+    else:
+        message = _(
+            "%(setting)s is %(value)s; it must be None or a duration (more than 0): seconds or a datetime.timedelta."
+        )
+    return Error(message % {"setting": f"QSESSIONS_{name}", "value": repr(value)}, id=check_id)
 
 
 @register(Tags.security)
@@ -535,9 +621,13 @@ def check_lifecycle(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     if found[0] is None and idle is not None and _is_int(interval) and idle <= interval:
         errors.append(
             Error(
-                f"QSESSIONS_IDLE_TIMEOUT ({idle:g} s) is not longer than QSESSIONS_ACTIVITY_INTERVAL ({interval} s): "
-                "the last activity is written at most once per interval, so active sessions would time out.",
-                hint="Make the idle timeout several times the activity interval (the timeout is precise to it).",
+                _(
+                    "QSESSIONS_IDLE_TIMEOUT (%(idle)s s) is not longer than QSESSIONS_ACTIVITY_INTERVAL "
+                    "(%(interval)s s): the last activity is written at most once per interval, so active sessions "
+                    "would time out."
+                )
+                % {"idle": f"{idle:g}", "interval": interval},
+                hint=_("Make the idle timeout several times the activity interval (the timeout is precise to it)."),
                 id="qsessions.E063",
             )
         )
@@ -557,18 +647,23 @@ def check_previous_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     if not isinstance(value, str) or value not in previous.ENGINES:
         return [
             Error(
-                f"QSESSIONS_PREVIOUS_ENGINE is {value!r}, which qsessions cannot read sessions from.",
-                hint=f"Use one of {', '.join(map(repr, previous.ENGINES))}, or None.",
+                _("QSESSIONS_PREVIOUS_ENGINE is %(value)s, which qsessions cannot read sessions from.")
+                % {"value": repr(value)},
+                hint=_("Use one of %(engines)s, or None.") % {"engines": ", ".join(map(repr, previous.ENGINES))},
                 id="qsessions.E080",
             )
         ]
     if conf.raw("PREVIOUS_ENGINE_SHARED") and not previous.ENGINES[value].can_be_shared:
         return [
             Error(
-                f"QSESSIONS_PREVIOUS_ENGINE_SHARED is on, but qsessions cannot keep {value!r} in step with its "
-                "own sessions: processes still running it would sign users out.",
-                hint="Switch every process at once (no rolling deploy), then leave QSESSIONS_PREVIOUS_ENGINE_SHARED "
-                "off.",
+                _(
+                    "QSESSIONS_PREVIOUS_ENGINE_SHARED is on, but qsessions cannot keep %(engine)s in step with its "
+                    "own sessions: processes still running it would sign users out."
+                )
+                % {"engine": repr(value)},
+                hint=_(
+                    "Switch every process at once (no rolling deploy), then leave QSESSIONS_PREVIOUS_ENGINE_SHARED off."
+                ),
                 id="qsessions.E081",
             )
         ]
@@ -590,9 +685,12 @@ def check_previous_engine_can_go(app_configs: Any = None, databases: Any = None,
         if previous.sessions_left(Session._meta.db_table, alias) is False:
             messages.append(
                 Info(
-                    f"Every live session of {conf.PREVIOUS_ENGINE!r} in database {alias!r} is qsessions' now (moved, "
-                    "imported or expired): QSESSIONS_PREVIOUS_ENGINE can be removed.",
-                    hint="Remove the setting, then drop the old table (see docs/upgrading.md).",
+                    _(
+                        "Every live session of %(engine)s in database %(database)s is qsessions' now (moved, imported "
+                        "or expired): QSESSIONS_PREVIOUS_ENGINE can be removed."
+                    )
+                    % {"engine": repr(conf.PREVIOUS_ENGINE), "database": repr(alias)},
+                    hint=_("Remove the setting, then drop the old table (see docs/upgrading.md)."),
                     id="qsessions.I080",
                 )
             )

@@ -1,11 +1,7 @@
 """``manage.py download_geoip_db``: fetch MaxMind's GeoIP databases, verify them, replace the old ones atomically.
 
-It uses MaxMind's current download API (account id and license key as HTTP basic auth), or the older
-key-only URL when no account id is given. Each tarball is checked against MaxMind's ``.sha256``; only
-the ``.mmdb`` inside is copied out (to a name of our own, within a size cap read from the headers),
-checked to open as a MaxMind database, and moved into place with ``os.replace``: a failed or damaged
-download leaves the database that was there untouched. MaxMind answers with a redirect to a storage
-host; the credentials are never sent there. The license key is never printed.
+See docs/geoip.md for what is checked. A failed or damaged download leaves the database on disk untouched;
+the license key is never printed and never sent to the host MaxMind redirects to.
 """
 
 from __future__ import annotations
@@ -15,6 +11,7 @@ import contextlib
 import hashlib
 import hmac
 import http.client
+import io
 import ipaddress
 import os
 import re
@@ -25,6 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -35,6 +33,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 import qsessions
 from qsessions import geo
 
+try:
+    import maxminddb
+except ImportError:  # pragma: no cover - the geoip2 extra is not installed: the file is not checked
+    maxminddb = None  # type: ignore[assignment]
+
 DEFAULT_BASE_URL = "https://download.maxmind.com"
 BASE_URL_ENV = "QSESSIONS_MAXMIND_BASE_URL"
 DEFAULT_EDITIONS = ("GeoLite2-City", "GeoLite2-Country")
@@ -43,8 +46,7 @@ SHA256_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
 CHUNK_SIZE = 64 * 1024
 MAX_TARBALL_BYTES = 1 << 30  # GeoLite2-City is well under 100 MB; anything near this is not a database
 MAX_CHECKSUM_BYTES = 4096
-# What a tarball may expand to, read from its headers before anything is written (GeoLite2-City's database is
-# under 100 MB, MaxMind's largest a few hundred), and how many entries it may have (MaxMind's have four).
+# What a tarball may expand to and how many entries it may have (MaxMind's have four), read from its headers.
 MAX_EXTRACTED_BYTES = 1 << 30
 MAX_ENTRIES = 100
 PROGRESS_STEP_BYTES = 8 << 20
@@ -58,25 +60,25 @@ class DownloadError(Exception):
         self.fatal = fatal  # the same failure would repeat for every edition (bad credentials, rate limit)
 
 
-class HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib's redirects, refusing one from HTTPS down to plain HTTP.
-
-    The credentials never follow a redirect: they are an unredirected header (:func:`download_request`),
-    which urllib leaves on the first request.
-    """
+class NoCredentialsOnRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, without the credentials however they were added, and never from HTTPS to HTTP."""
 
     def redirect_request(
         self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Any, newurl: str
     ) -> urllib.request.Request | None:
         if req.type == "https" and urllib.parse.urlsplit(newurl).scheme != "https":
             raise DownloadError("MaxMind redirected the download to a non-HTTPS address; refusing to follow it.")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.headers = {k: v for k, v in new.headers.items() if k.lower() not in ("authorization", "cookie")}
+            new.unredirected_hdrs.clear()
+        return new
 
 
+@dataclass(frozen=True)
 class Credentials:
-    def __init__(self, account_id: str | None, license_key: str) -> None:
-        self.account_id = account_id
-        self.license_key = license_key
+    account_id: str | None
+    license_key: str = field(repr=False)
 
     def redact(self, text: str) -> str:
         """``text`` with the license key (raw or URL-quoted) replaced, for any message built from outside data."""
@@ -93,13 +95,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--account-id",
-            default=None,
-            help="MaxMind account id (default: $MAXMIND_ACCOUNT_ID). Without one, the older key-only URL is used.",
+            "--account-id", help="MaxMind account id (default: $MAXMIND_ACCOUNT_ID, else key-only URL)."
         )
         parser.add_argument(
             "--license-key",
-            default=None,
             help="MaxMind license key (default: $MAXMIND_LICENSE_KEY). Prefer the environment variable: "
             "a command-line argument is visible to other users of the machine.",
         )
@@ -110,38 +109,29 @@ class Command(BaseCommand):
             metavar="EDITION",
             help=f"Edition id to download; repeat for several (default: {' and '.join(DEFAULT_EDITIONS)}).",
         )
-        parser.add_argument("--path", default=None, help="Directory to write the databases to (default: GEOIP_PATH).")
-        parser.add_argument(
-            "--base-url",
-            default=None,
-            help=f"Download server (default: ${BASE_URL_ENV} or {DEFAULT_BASE_URL}); for mirrors and tests.",
-        )
+        parser.add_argument("--path", help="Directory to write the databases to (default: GEOIP_PATH).")
+        parser.add_argument("--base-url", help=f"Download server (default: ${BASE_URL_ENV} or {DEFAULT_BASE_URL}).")
         parser.add_argument("--timeout", type=float, default=60.0, help="Network timeout in seconds (default 60).")
 
     def handle(self, **options: Any) -> None:
         self.verbosity: int = options["verbosity"]
+        self.timeout: float = options["timeout"]
+        self.opener = urllib.request.build_opener(NoCredentialsOnRedirect())
         credentials = self._credentials(options)
         destination = self._destination(options["path"])
         base_url = self._base_url(options["base_url"])
-        editions = self._editions(options["editions"])
-        opener = urllib.request.build_opener(HttpsOnlyRedirects())
-        timeout: float = options["timeout"]
-
         failures: list[str] = []
-        for edition in editions:
+        for edition in self._editions(options["editions"]):
             try:
-                target = self._download_edition(opener, timeout, base_url, credentials, edition, destination)
+                target = self._download_edition(base_url, credentials, edition, destination)
             except DownloadError as exc:
-                message = credentials.redact(f"{edition}: {exc} The database on disk, if any, is unchanged.")
-                failures.append(message)
+                failures.append(credentials.redact(f"{edition}: {exc} The database on disk, if any, is unchanged."))
                 if exc.fatal:
                     break
             else:
-                self._say(f"{edition}: installed {target}", level=1, style=self.style.SUCCESS)
+                self._say(f"{edition}: installed {target}", style=self.style.SUCCESS)
         if failures:
             raise CommandError("\n".join(failures))
-
-    # -- options ------------------------------------------------------------------------------------------------
 
     def _credentials(self, options: dict[str, Any]) -> Credentials:
         license_key = options["license_key"] or os.environ.get("MAXMIND_LICENSE_KEY", "")
@@ -171,9 +161,7 @@ class Command(BaseCommand):
     def _base_url(self, option: str | None) -> str:
         base_url = (option or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme == "https" and parts.hostname:
-            return base_url
-        if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        if parts.hostname and (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))):
             return base_url
         raise CommandError(f"The base URL must be https:// (plain http only to this machine): {base_url!r}.")
 
@@ -184,109 +172,70 @@ class Command(BaseCommand):
                 raise CommandError(f"Not a MaxMind edition id: {edition!r} (letters, digits and dashes).")
         return list(dict.fromkeys(chosen))
 
-    # -- one edition ------------------------------------------------------------------------------------------
-
-    def _download_edition(
-        self,
-        opener: urllib.request.OpenerDirector,
-        timeout: float,
-        base_url: str,
-        credentials: Credentials,
-        edition: str,
-        destination: Path,
-    ) -> Path:
+    def _download_edition(self, base_url: str, credentials: Credentials, edition: str, destination: Path) -> Path:
         target = destination / database_filename(edition)
-        self._say(f"{edition}: downloading to {target}", level=1)
-        expected = parse_checksum(
-            self._fetch(opener, timeout, download_request(base_url, credentials, edition, "tar.gz.sha256"), None)
-        )
+        self._say(f"{edition}: downloading to {target}")
+        checksum = io.BytesIO()
+        request = download_request(base_url, credentials, edition, "tar.gz.sha256")
+        self._fetch(request, checksum, MAX_CHECKSUM_BYTES, "a database download's checksum file")
+        expected = parse_checksum(checksum.getvalue())
         with tempfile.TemporaryDirectory(dir=destination, prefix=".download-") as scratch:
             tarball = Path(scratch) / f"{edition}.tar.gz"
-            digest = hashlib.sha256()
             with tarball.open("wb") as out:
-
-                def keep(chunk: bytes) -> None:
-                    out.write(chunk)
-                    digest.update(chunk)
-
                 request = download_request(base_url, credentials, edition, "tar.gz")
-                self._fetch(opener, timeout, request, keep, progress_label=edition)
-            if not hmac.compare_digest(digest.hexdigest(), expected):
+                actual = self._fetch(request, out, MAX_TARBALL_BYTES, "a database download", edition)
+            if not hmac.compare_digest(actual, expected):
                 raise DownloadError(
-                    f"Checksum mismatch: the tarball's SHA-256 is {digest.hexdigest()}, MaxMind's .sha256 says "
+                    f"Checksum mismatch: the tarball's SHA-256 is {actual}, MaxMind's .sha256 says "
                     f"{expected}. The download is damaged or incomplete."
                 )
-            database = extract_database(tarball, edition, Path(scratch) / "extracted")
-            check_database(database)
-            install_atomically(database, target)
+            install_database(tarball, edition, target)
         return target
 
-    def _fetch(
-        self,
-        opener: urllib.request.OpenerDirector,
-        timeout: float,
-        request: urllib.request.Request,
-        sink: Callable[[bytes], object] | None,
-        *,
-        progress_label: str | None = None,
-    ) -> bytes:
-        """GET ``request``: its body streamed to ``sink``, or returned (small bodies only) when ``sink`` is None."""
+    def _fetch(self, request: urllib.request.Request, out: IO[bytes], limit: int, what: str, label: str = "") -> str:
+        """GET ``request``, its body written to ``out`` (refused past ``limit`` bytes); its SHA-256 in hex."""
+        digest = hashlib.sha256()
         try:
-            with contextlib.closing(opener.open(request, timeout=timeout)) as response:
-                if sink is None:
-                    body: bytes = response.read(MAX_CHECKSUM_BYTES + 1)
-                    if len(body) > MAX_CHECKSUM_BYTES:
-                        raise DownloadError("The server sent more data than a checksum file can be.")
-                    return body
+            with contextlib.closing(self.opener.open(request, timeout=self.timeout)) as response:
                 total = response.length  # what Content-Length announced, None without one
+                if total is not None and total > limit:
+                    raise DownloadError(f"The server announced {total} bytes, more than {what} can be.")
                 received = 0
                 while chunk := response.read(CHUNK_SIZE):
                     received += len(chunk)
-                    if received > MAX_TARBALL_BYTES:
-                        raise DownloadError("The server sent more data than a database download can be.")
-                    sink(chunk)
-                    if (
-                        progress_label
-                        and received // PROGRESS_STEP_BYTES > (received - len(chunk)) // PROGRESS_STEP_BYTES
-                    ):
-                        self._progress(progress_label, received, total)
+                    if received > limit:
+                        raise DownloadError(f"The server sent more data than {what} can be.")
+                    out.write(chunk)
+                    digest.update(chunk)
+                    if label and received % PROGRESS_STEP_BYTES < len(chunk):  # crossed a step
+                        self._progress(label, received, total)
                 if response.length:  # http.client counts down what Content-Length announced
                     raise DownloadError("Truncated download: the connection closed early.")
-                if progress_label:
-                    self._progress(progress_label, received, total, done=True)
+                if label:
+                    self._progress(label, received, total, done=True)
         except urllib.error.HTTPError as exc:
             exc.close()
             raise http_error(exc.code, exc.headers) from None
-        except (
-            urllib.error.URLError,
-            http.client.HTTPException,
-            OSError,
-            ValueError,
-        ) as exc:  # refused, reset, timeout
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, reset, timeout (URLError too)
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise DownloadError(f"Network error: {reason or type(exc).__name__}.") from None
-        return b""
+        return digest.hexdigest()
 
-    # -- output -----------------------------------------------------------------------------------------------
-
-    def _say(self, message: str, *, level: int, style: Callable[[str], str] | None = None) -> None:
-        if self.verbosity >= level:
+    def _say(self, message: str, style: Callable[[str], str] | None = None) -> None:
+        if self.verbosity >= 1:
             self.stdout.write(message, style)
 
     def _progress(self, label: str, received: int, total: int | None, *, done: bool = False) -> None:
         amount = f"{received / 1e6:.1f} MB"
         if total:
             amount += f" of {total / 1e6:.1f} MB ({received * 100 // total}%)"
-        self._say(f"{label}: {'downloaded' if done else 'downloading'} {amount}", level=1)
+        self._say(f"{label}: {'downloaded' if done else 'downloading'} {amount}")
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    with contextlib.suppress(ValueError):
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    return False
 
 
 def download_request(base_url: str, credentials: Credentials, edition: str, suffix: str) -> urllib.request.Request:
@@ -296,7 +245,6 @@ def download_request(base_url: str, credentials: Credentials, edition: str, suff
         url = f"{base_url}/geoip/databases/{edition}/download?" + urllib.parse.urlencode({"suffix": suffix})
         request = urllib.request.Request(url, headers=headers)  # noqa: S310 - _base_url allows https only
         token = base64.b64encode(f"{credentials.account_id}:{credentials.license_key}".encode()).decode("ascii")
-        # An unredirected header stays on this request only: never sent to the host MaxMind redirects to.
         request.add_unredirected_header("Authorization", f"Basic {token}")
         return request
     query = urllib.parse.urlencode({"edition_id": edition, "license_key": credentials.license_key, "suffix": suffix})
@@ -339,7 +287,7 @@ def database_filename(edition: str) -> str:
 
 
 def _unsafe(member: tarfile.TarInfo) -> str | None:
-    """Why an entry named like a database must not be used, or None. Its name is never a path we write to."""
+    """Why an entry named like a database must not be used, or None."""
     name = PurePosixPath(member.name)
     if name.is_absolute():
         return "an absolute path"
@@ -351,11 +299,7 @@ def _unsafe(member: tarfile.TarInfo) -> str | None:
 
 
 def _database_member(tar: tarfile.TarFile, edition: str) -> tarfile.TarInfo:
-    """The archive's ``.mmdb`` entry, read from the headers alone.
-
-    Stops at the first header that takes the archive past ``MAX_ENTRIES`` entries or ``MAX_EXTRACTED_BYTES``:
-    a small archive of zeros can claim gigabytes, and skipping an entry means decompressing it.
-    """
+    """The ``.mmdb`` entry, from the headers alone: a small archive of zeros can claim gigabytes."""
     databases: list[tarfile.TarInfo] = []
     total = 0
     for count, member in enumerate(tar, start=1):
@@ -366,12 +310,10 @@ def _database_member(tar: tarfile.TarFile, edition: str) -> tarfile.TarInfo:
             raise DownloadError(
                 f"The tarball expands to more than {MAX_EXTRACTED_BYTES >> 20} MiB; no database is that large."
             )
-        if not member.name.endswith(".mmdb"):
-            continue
-        reason = _unsafe(member)
-        if reason is not None:
-            raise DownloadError(f"The tarball holds an unsafe entry ({reason}); nothing was extracted.")
-        databases.append(member)
+        if member.name.endswith(".mmdb"):
+            if reason := _unsafe(member):
+                raise DownloadError(f"The tarball holds an unsafe entry ({reason}); nothing was extracted.")
+            databases.append(member)
     if not databases:
         raise DownloadError("The tarball holds no .mmdb database.")
     preferred = [member for member in databases if PurePosixPath(member.name).name == f"{edition}.mmdb"]
@@ -381,56 +323,30 @@ def _database_member(tar: tarfile.TarFile, edition: str) -> tarfile.TarInfo:
     return member
 
 
-def extract_database(tarball: Path, edition: str, into: Path) -> Path:
-    """Copy the one ``.mmdb`` entry of ``tarball`` to ``into/<edition>.mmdb`` and return that path.
-
-    The entry's content is copied to a name of our choosing: nothing in the archive (names, links, modes)
-    decides where a file is written.
-    """
-    into.mkdir()
-    extracted = into / f"{edition}.mmdb"
+def install_database(tarball: Path, edition: str, target: Path) -> None:
+    """Copy the content of ``tarball``'s ``.mmdb`` entry to a file of our own next to it (nothing in the archive,
+    no name, link or mode, decides where a file is written), check it opens as a MaxMind database, flush it to
+    disk and rename it over ``target``, on the same file system: a reader of the old file keeps reading it."""
+    extracted = tarball.with_name(f"{edition}.mmdb")
     try:
         with tarfile.open(tarball, mode="r:gz") as tar:
-            member = _database_member(tar, edition)
-            data = tar.extractfile(member)
+            data = tar.extractfile(_database_member(tar, edition))
             assert data is not None  # a regular file's entry always has data
             with data, extracted.open("wb") as out:
                 shutil.copyfileobj(data, out, CHUNK_SIZE)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # gzip's BadGzipFile is an OSError
         raise DownloadError(f"The tarball is truncated or corrupt ({type(exc).__name__}).") from None
-    return extracted
-
-
-def check_database(path: Path) -> None:
-    """Refuse a file that does not open as a MaxMind database (when maxminddb is installed to tell)."""
+    if maxminddb is not None:  # the geoip2 extra depends on it
+        try:
+            maxminddb.open_database(str(extracted), maxminddb.MODE_FILE).close()
+        except (maxminddb.InvalidDatabaseError, OSError, ValueError) as exc:
+            raise DownloadError(f"The extracted file is not a valid MaxMind database ({type(exc).__name__}).") from None
     try:
-        import maxminddb
-    except ImportError:  # pragma: no cover - geoip2 (the extra) depends on maxminddb
-        return
-    try:
-        reader = maxminddb.open_database(str(path), maxminddb.MODE_FILE)
-    except (maxminddb.InvalidDatabaseError, OSError, ValueError) as exc:
-        raise DownloadError(f"The extracted file is not a valid MaxMind database ({type(exc).__name__}).") from None
-    reader.close()
-
-
-def install_atomically(source: Path, target: Path) -> None:
-    """Copy ``source`` next to ``target`` under a temporary name, flush it to disk, then rename it over ``target``.
-
-    A reader that has the old file open keeps reading the old file; running processes open the new one
-    within ``geo.RECHECK_SECONDS``.
-    """
-    handle, scratch_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    scratch = Path(scratch_name)
-    try:
-        with os.fdopen(handle, "wb") as out, source.open("rb") as data:
-            shutil.copyfileobj(data, out, CHUNK_SIZE)
-            out.flush()
-            os.fsync(out.fileno())
-        scratch.chmod(0o644)
-        os.replace(scratch, target)
+        with extracted.open("rb+") as written:
+            os.fsync(written.fileno())
+        extracted.chmod(0o644)
+        os.replace(extracted, target)
     except OSError as exc:
-        scratch.unlink(missing_ok=True)
         raise DownloadError(f"Cannot write {target}: {exc.strerror or exc}.") from None
     with contextlib.suppress(OSError):  # make the rename itself durable where the platform allows
         directory = os.open(target.parent, os.O_RDONLY)
