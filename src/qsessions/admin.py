@@ -471,6 +471,26 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, _("The session was revoked."), messages.SUCCESS)
             return HttpResponseRedirect(changelist_url)
         change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[session.public_id])
+        return self._revoke_confirmation(
+            request,
+            session,
+            is_current=getattr(session, "is_current", False),
+            change_url=self._with_preserved_filters(request, change_url),
+            changelist_url=changelist_url,
+            extra_context=extra_context,
+        )
+
+    def _revoke_confirmation(
+        self,
+        request: HttpRequest,
+        session: Session | CachedSession,
+        *,
+        is_current: bool,
+        change_url: str,
+        changelist_url: str,
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        """The page that asks whether to revoke one session (its POST revokes it)."""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -478,8 +498,8 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "session": session,
             "subtitle": describe(session),
             "device": session.device_name,
-            "is_current": getattr(session, "is_current", False),
-            "change_url": self._with_preserved_filters(request, change_url),
+            "is_current": is_current,
+            "change_url": change_url,
             "changelist_url": changelist_url,
             "media": self.media,
             **(extra_context or {}),
@@ -631,19 +651,13 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, _("The session was revoked."), messages.SUCCESS)
             return self._after_revocation(request, [session], user)
         current_key = getattr(getattr(request, "session", None), "session_key", None)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Are you sure?"),
-            "session": session,
-            "subtitle": describe(session),
-            "device": session.device_name,
-            "is_current": session.session_key == current_key,
-            "change_url": user_url,
-            "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
-            "media": self.media,
-        }
-        return TemplateResponse(request, self.revoke_template, context)
+        return self._revoke_confirmation(
+            request,
+            session,
+            is_current=session.session_key == current_key,
+            change_url=user_url,
+            changelist_url=reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+        )
 
     def revoke_user_sessions_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         """A confirmation page (GET), then the revocation of every session of the user (POST)."""
