@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient, Client
@@ -53,6 +54,16 @@ def signed_in(username: str, user_agent: str = FIREFOX_WINDOWS, ip: str = "127.0
 
 def session_key_of(client: Client | AsyncClient) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def log_out(client: Client, path: str) -> None:
+    """GET /logout/ with ``client``, or /alogout/ (Django's alogout) through an AsyncClient with its cookies."""
+    if path == "/alogout/":
+        asynchronous = AsyncClient()
+        asynchronous.cookies = client.cookies
+        async_to_sync(asynchronous.get)(path)
+    else:
+        client.get(path)
 
 
 def session_of(client: Client | AsyncClient) -> Session:

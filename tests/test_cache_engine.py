@@ -33,7 +33,7 @@ from qsessions.redis_connection import UnsupportedCache, redis_client, redis_kin
 from qsessions.revocation import REASON_ADMIN, REASON_USER, revoke, revoke_all
 from qsessions.signals import session_revoked
 from tests import services
-from tests.helpers import CHROME_ANDROID, CHROME_UA, FIREFOX_WINDOWS, make_user, session_key_of, signed_in
+from tests.helpers import CHROME_ANDROID, CHROME_UA, FIREFOX_WINDOWS, log_out, make_user, session_key_of, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -285,12 +285,7 @@ def test_logout_sends_session_revoked(redis_sessions: str, path: str) -> None:
 
     session_revoked.connect(record, sender=Session, weak=False)
     try:
-        if path == "/alogout/":
-            asynchronous = AsyncClient()
-            asynchronous.cookies = laptop.cookies
-            async_to_sync(asynchronous.get)(path)
-        else:
-            laptop.get(path)
+        log_out(laptop, path)
     finally:
         session_revoked.disconnect(record, sender=Session)
     assert [call["reason"] for call in received] == ["logout"]

@@ -245,13 +245,17 @@ def same_on_purpose(language: str) -> set[str]:
 class Site:
     """The pages of one fixture, fetched in any language (LocaleMiddleware reads Accept-Language)."""
 
-    def __init__(self) -> None:
+    def _sign_in(self) -> None:
+        """alice on two devices, root (a superuser) on one."""
         users = get_user_model()._default_manager
         self.alice = users.create_user("alice", "alice@example.com", "correct horse")
         users.create_superuser("root", "root@example.com", "correct horse")
         self.user_client = signed_in("alice", FIREFOX_WINDOWS, ip="203.0.113.7")
         self.other_client = signed_in("alice", CHROME_ANDROID, ip=OTHER_IP)
         self.admin_client = signed_in("root", FIREFOX_WINDOWS, ip="192.0.2.1")
+
+    def __init__(self) -> None:
+        self._sign_in()
         # A session that an administrator ended: "Recently signed out" on the list, with its reason.
         ended = signed_in("alice", SAFARI_MAC, ip="192.0.2.9")
         revoke(Session.objects.get(ip="192.0.2.9"), REASON_ADMIN)
@@ -384,12 +388,7 @@ class CacheOnlySite(Site):
     and the two revocation confirmations."""
 
     def __init__(self) -> None:
-        users = get_user_model()._default_manager
-        self.alice = users.create_user("alice", "alice@example.com", "correct horse")
-        users.create_superuser("root", "root@example.com", "correct horse")
-        self.user_client = signed_in("alice", FIREFOX_WINDOWS, ip="203.0.113.7")
-        self.other_client = signed_in("alice", CHROME_ANDROID, ip=OTHER_IP)
-        self.admin_client = signed_in("root", FIREFOX_WINDOWS, ip="192.0.2.1")
+        self._sign_in()
         self.data = ["alice", "root", "alice@example.com", "203.0.113.7", OTHER_IP, "192.0.2.1", "UTC"]
         from qsessions.devices import device_summary, parse_user_agent
 

@@ -14,7 +14,7 @@ from django.test import AsyncClient, Client
 
 from qsessions.models import Session
 from qsessions.signals import session_client_changed, session_created, session_revoked
-from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, SAFARI_MAC, make_user, session_of, signed_in
+from tests.helpers import CHROME_ANDROID, FIREFOX_WINDOWS, SAFARI_MAC, log_out, make_user, session_of, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -197,12 +197,7 @@ def test_revoked_on_logout(engine: str, revoked: Receiver, path: str) -> None:
     make_user()
     client = signed_in("alice")
     public_id = session_of(client).public_id
-    if path == "/alogout/":
-        asynchronous = AsyncClient()
-        asynchronous.cookies = client.cookies
-        async_to_sync(asynchronous.get)(path)
-    else:
-        client.get(path)
+    log_out(client, path)
     assert revoked.reasons == ["logout"]
     assert revoked.calls[0]["session"].public_id == public_id
     assert not Session.objects.filter(public_id=public_id).exists()

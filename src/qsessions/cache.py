@@ -17,6 +17,7 @@ without the cache: the database is the source of truth.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 from collections.abc import Iterable
@@ -51,6 +52,11 @@ class SessionRow(NamedTuple):
     created_at: float | None
     last_activity: float | None
     expire_date: float | None
+
+
+def moment(timestamp: float | None) -> datetime.datetime | None:
+    """A time of a ``SessionRow`` (POSIX timestamp) as an aware datetime in UTC."""
+    return None if timestamp is None else datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
 
 
 def entry_key(session_key: str) -> str:

@@ -20,17 +20,13 @@ from django.utils import timezone
 
 from qsessions import cache as entries
 from qsessions import session_index
-from qsessions.cache import Found, read_entry
+from qsessions.cache import Found, moment, read_entry
 from qsessions.described import DeviceAndPlace
 from qsessions.models import Session, make_public_id
 from qsessions.signals import session_revoked
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-
-def _datetime(value: float | None) -> datetime.datetime | None:
-    return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
 
 
 @dataclass(eq=False)
@@ -58,9 +54,9 @@ class CachedSession(DeviceAndPlace):
             row.ip,
             row.user_agent,
             row.client_hints,
-            _datetime(row.created_at),
-            _datetime(row.last_activity),
-            _datetime(row.expire_date) or timezone.now(),
+            moment(row.created_at),
+            moment(row.last_activity),
+            moment(row.expire_date) or timezone.now(),
             found.data,
         )
 

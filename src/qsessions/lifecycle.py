@@ -110,27 +110,12 @@ def carried_start(created_at: datetime.datetime | None) -> datetime.datetime | N
     return created_at if (timezone.now() - created_at).total_seconds() < absolute else None
 
 
-def _moment(value: float | None) -> datetime.datetime | None:
-    return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
-
-
 def end(key: str, row: SessionRow, reason: str, request: HttpRequest | None, *, own_cache: bool) -> bool:
     """End the session ``key`` (whose row is ``row``) during its own request: delete it, record it, tell.
 
     Returns whether it was still there to end.
     """
-    public_id = make_public_id(key)
-    session = Session(
-        session_key=key,
-        public_id=public_id,
-        user_id=row.user_id,
-        ip=row.ip,
-        user_agent=row.user_agent,
-        client_hints=row.client_hints,
-        created_at=_moment(row.created_at),
-        last_activity=_moment(row.last_activity),
-        expire_date=_moment(row.expire_date) or timezone.now(),
-    )
+    session = Session.from_row(key, row)
     using = router.db_for_write(Session)
     seconds_left = None if row.expire_date is None else row.expire_date - time.time()
     with transaction.atomic(using=using):
@@ -142,7 +127,7 @@ def end(key: str, row: SessionRow, reason: str, request: HttpRequest | None, *, 
     if session_revoked.has_listeners(Session):
         session_revoked.send(sender=Session, session=session, reason=reason, request=request)
     if request is not None:
-        tell(request, reason, public_id)
+        tell(request, reason, make_public_id(key))
     return True
 
 

@@ -273,6 +273,21 @@ class Session(DeviceAndPlace, AbstractBaseSession):
         store_class: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
         return store_class
 
+    @classmethod
+    def from_row(cls, session_key: str, row: session_cache.SessionRow) -> Session:
+        """An unsaved instance with what a store knows of the session's row (for signals and the history)."""
+        return cls(
+            session_key=session_key,
+            public_id=make_public_id(session_key),
+            user_id=row.user_id,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            client_hints=row.client_hints,
+            created_at=session_cache.moment(row.created_at),
+            last_activity=session_cache.moment(row.last_activity),
+            expire_date=session_cache.moment(row.expire_date) or timezone.now(),
+        )
+
     def __str__(self) -> str:
         # Never the key: it is a bearer credential, and str() ends up in logs and the admin's history.
         return self.public_id or (make_public_id(self.session_key) if self.session_key else "")

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle, previous
-from qsessions.cache import SessionRow
+from qsessions.cache import SessionRow, moment
 from qsessions.client import (
     AnyClient,
     GivenClient,
@@ -34,7 +34,6 @@ from qsessions.models import (
     HIJACK_SESSION_KEY,
     Session,
     delete_sessions_by_key,
-    make_public_id,
     owner_exists,
     user_id_from_session_data,
 )
@@ -118,10 +117,6 @@ class RowSelect:
 
 def _timestamp(value: datetime.datetime | None) -> float | None:
     return None if value is None else value.timestamp()
-
-
-def _datetime(value: float | None) -> datetime.datetime | None:
-    return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
 
 
 class SessionStore(DjangoDatabaseStore):
@@ -484,17 +479,7 @@ class SessionStore(DjangoDatabaseStore):
             return
         if self._session_cache.get(HIJACK_SESSION_KEY):
             return  # someone impersonating the owner (django-hijack): not the owner's client that changed
-        session = Session(
-            session_key=key,
-            public_id=make_public_id(key),
-            user_id=after.user_id,
-            ip=after.ip,
-            user_agent=after.user_agent,
-            client_hints=after.client_hints,
-            created_at=_datetime(after.created_at),
-            last_activity=_datetime(after.last_activity),
-            expire_date=_datetime(after.expire_date) or timezone.now(),
-        )
+        session = Session.from_row(key, after)
         session_client_changed.send(
             sender=Session,
             session=session,
@@ -557,7 +542,7 @@ class SessionStore(DjangoDatabaseStore):
 
     def _created_at_of(self, session_key: str) -> datetime.datetime | None:
         if self.row is not None:
-            return _datetime(self.row.created_at)
+            return moment(self.row.created_at)
         using = router.db_for_write(self.model)
         return self.model._base_manager.using(using).filter(pk=session_key).values_list("created_at", flat=True).first()
 
