@@ -367,7 +367,7 @@ def target_rows(run: dict[str, Any]) -> list[str]:
         if "median_ms" in e:
             deletes = statements(e).get("DELETE", 0)
             ok = deletes == 1 and (e.get("cache_ops") or {}) == cache_wanted
-            wanted = "one DELETE" + (", one set_many (the revocation marks)" if cache_wanted else "")
+            wanted = "one DELETE" + (", one set_many (the tombstones)" if cache_wanted else "")
             measured = f"{format_queries(statements(e))}; cache {format_cache(e.get('cache_ops'))}"
             rows.append(f"| {kind} revoke all of 1,000: {wanted} | {measured} | {verdict(ok)} |")
     for kind in ("db", "cached_db"):

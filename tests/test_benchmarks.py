@@ -68,9 +68,7 @@ def test_every_scenario_produces_a_sample(results: dict[str, dict[str, Any]], ki
         assert len(lines[scenario]["samples_ns"]) == 1, scenario
 
 
-@pytest.mark.parametrize(
-    ("kind", "queries", "cache_ops"), [("db", {"SELECT": 1}, {}), ("cached_db", {}, {"get_many": 1})]
-)
+@pytest.mark.parametrize(("kind", "queries", "cache_ops"), [("db", {"SELECT": 1}, {}), ("cached_db", {}, {"get": 1})])
 def test_read_only_request(results: dict[str, dict[str, Any]], kind: str, queries: Any, cache_ops: Any) -> None:
     assert results[kind]["read"]["queries"] == queries
     assert results[kind]["read"]["cache_ops"] == cache_ops

@@ -25,7 +25,8 @@ from django.test import AsyncClient, Client
 
 from qsessions import session_index
 from qsessions.backends.cache import SessionStore
-from qsessions.cache import Found, entry_key, lookup, session_cache
+from qsessions.cache import Found, entry_key, session_cache
+from qsessions.cache import lookup_marked as lookup
 from qsessions.cache_sessions import CachedSession, user_sessions
 from qsessions.checks import check_cached_db_cache
 from qsessions.models import Session, make_public_id

@@ -179,13 +179,13 @@ def test_an_expired_session_of_ours_is_never_brought_back_from_an_older_copy(
     assert client_with_cookie(key).get("/read/").json()["user"] is None
 
 
-def test_a_revocation_mark_is_never_looked_up_elsewhere(cached_engine: str, alice: Any, settings: Any) -> None:
+def test_a_tombstone_is_never_looked_past(cached_engine: str, alice: Any, settings: Any) -> None:
     settings.QSESSIONS_PREVIOUS_ENGINE = DB
     key = signed_in_legacy_session(alice)
     assert client_with_cookie(key).get("/read/").json()["user"] == "alice"
     revoke(Session.objects.get(pk=key), reason="admin")
     # An old copy written again behind qsessions' back (a process of the old engine) is not read:
-    # the cache's revocation mark answers first.
+    # the tombstone in the cache answers first.
     LegacySession.objects.create(
         session_key=key,
         session_data=LegacyStore().encode({"_auth_user_id": str(alice.pk)}),

@@ -214,7 +214,7 @@ def test_a_session_cache_with_a_replica_serves_revoked_sessions_so_the_check_war
     redis_pair.break_link()
     revoke(Session.objects.get(pk=session_key_of(client)), REASON_ADMIN)
 
-    # The revocation mark went to the primary; the replica still has the entry and no mark. This is the
+    # The tombstone went to the primary; the replica still has the live entry. This is the
     # configuration qsessions.W036 warns about.
     assert _user_of(client) == "ada"
 

@@ -5,11 +5,19 @@ apart from it what the session's row says (``SessionRow``), so that a cache hit 
 written by django-qsessions 2.x and by qsessions before 3.0 (the data dict with reserved keys in it) are
 not trusted: the store reads the database once and replaces them.
 
-A revocation always wins. Removing a session leaves a *revocation mark* under a key of its own, which
-only revocations write and every read looks at (one ``get_many`` for both keys), and it outlives any entry
-of that session. A request that was using the session when it was revoked may still write the session's
-entry back (its read-through fill, its save or its activity write ran between the database and the
-cache), but the mark makes every later read refuse that entry.
+A revocation always wins, and a read looks at one key, as Django's cached_db does. Revoking a session
+deletes its row, then writes ``REVOKED`` over its entry (a *tombstone*, which outlives any entry of that
+session); a read that finds it refuses the session without a query. Nothing else removes a tombstone:
+
+- a read-through fill after a miss only ``add``s: it never overwrites what a revocation wrote meanwhile;
+- a save or an activity write writes its entry inside the transaction of its UPDATE (or INSERT), while the
+  database holds that row's lock. A revocation's DELETE waits for that lock, so its tombstone comes after
+  the entry; a write that comes after the DELETE updates no row and writes no entry;
+- an untrusted entry is replaced under the same lock (its row is read ``FOR UPDATE``), or by ``REVOKED``
+  when its row is gone.
+
+The cache-only engine (``qsessions.backends.cache``) has no rows to lock: its revocations also leave a
+*revocation mark* under a key of its own, which its reads look up with the entry.
 
 Every cache error is logged on Django's ``django.contrib.sessions`` logger and the request goes on
 without the cache: the database is the source of truth.
@@ -31,11 +39,11 @@ from django.core.signals import setting_changed
 
 # Cache keys: django-qsessions 2.x's prefix for entries, so that old entries are found (and replaced).
 KEY_PREFIX = "qsessions.q_cached_db"
-REVOKED_PREFIX = "qsr:"  # short: every read looks it up, and cache backends check each key's characters
+REVOKED_PREFIX = "qsr:"  # revocation marks of the cache-only engine
 ENTRY_VERSION = 3
-# What an evicted entry holds until it expires (the revocation mark is what counts).
+# What a revoked session's entry holds until it expires: its tombstone.
 REVOKED = "qsessions.revoked"
-# Marks outlive the entries they refuse by this margin (seconds).
+# Tombstones and marks outlive the entries they refuse by this margin (seconds).
 MARK_MARGIN = 300
 
 # Django logs cache failures of its cached_db engine here; operators already watch this logger.
@@ -95,14 +103,16 @@ def _is_owner(value: object) -> bool:
     return True
 
 
+_tuple_new = tuple.__new__
+
 # Timestamps in an entry must be finite numbers within any real date; NaN fails both comparisons.
 _TIME_LIMIT = 1e11
 
 
-def read_entry(value: object) -> Found | str:
+def read_entry(value: object, _limit: float = _TIME_LIMIT) -> Found | str:
     """A cached value as a trusted entry, or why it is not one (MISSING, REVOKED_SESSION or UNTRUSTED).
 
-    Every read runs this, so the checks are written out rather than delegated.
+    Every read runs this, so the checks are written out rather than delegated, the usual type first.
     """
     if value is None:
         return MISSING
@@ -111,24 +121,23 @@ def read_entry(value: object) -> Found | str:
         if type(data) is dict and type(facts) is tuple and len(facts) == 7:
             user_id, ip, user_agent, hints, created_at, last_activity, expire_date = facts
             if (
-                (ip is None or type(ip) is str)
-                and (user_agent is None or type(user_agent) is str)
+                (type(ip) is str or ip is None)
+                and (type(user_agent) is str or user_agent is None)
                 and (hints is None or type(hints) is dict)
-                and (created_at is None or (type(created_at) is float and -_TIME_LIMIT < created_at < _TIME_LIMIT))
-                and (
-                    last_activity is None
-                    or (type(last_activity) is float and -_TIME_LIMIT < last_activity < _TIME_LIMIT)
-                )
-                and (expire_date is None or (type(expire_date) is float and -_TIME_LIMIT < expire_date < _TIME_LIMIT))
-                and (user_id is None or type(user_id) is int or type(user_id) is str or _is_owner(user_id))
+                and ((type(created_at) is float and -_limit < created_at < _limit) or created_at is None)
+                and ((type(last_activity) is float and -_limit < last_activity < _limit) or last_activity is None)
+                and ((type(expire_date) is float and -_limit < expire_date < _limit) or expire_date is None)
+                and (type(user_id) is int or user_id is None or type(user_id) is str or _is_owner(user_id))
             ):
-                return Found(data, SessionRow(user_id, ip, user_agent, hints, created_at, last_activity, expire_date))
+                # tuple.__new__: the checked tuples as they are, without the named tuples' own __new__ (a
+                # Python call each, on every read).
+                return _tuple_new(Found, (data, _tuple_new(SessionRow, facts)))
     if value == REVOKED:
         return REVOKED_SESSION
     return UNTRUSTED
 
 
-def _lookup_result(entry: str, mark: str, values: dict[str, Any]) -> Found | str:
+def _marked_result(entry: str, mark: str, values: dict[str, Any]) -> Found | str:
     if values.get(mark) is not None:
         return REVOKED_SESSION
     return read_entry(values.get(entry))
@@ -143,18 +152,28 @@ def _failed(cache: BaseCache, action: str) -> None:
 
 def lookup(cache: BaseCache, session_key: str) -> Found | str:
     """The session's entry, or MISSING (also when the cache fails), REVOKED_SESSION or UNTRUSTED."""
-    entry, mark = KEY_PREFIX + session_key, REVOKED_PREFIX + session_key
     try:
-        values = cache.get_many([entry, mark])
+        value = cache.get(KEY_PREFIX + session_key)
     except Exception:
         # Invalid keys (memcached rejects some) and unreachable servers alike: read the database.
         _failed(cache, "reading from")
         return MISSING
-    return _lookup_result(entry, mark, values)
+    return read_entry(value)
 
 
-def store(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
-    """Write the entry (after the row was written)."""
+def lookup_marked(cache: BaseCache, session_key: str) -> Found | str:
+    """``lookup`` for the cache-only engine: the entry and the session's revocation mark, in one call."""
+    entry, mark = KEY_PREFIX + session_key, REVOKED_PREFIX + session_key
+    try:
+        values = cache.get_many([entry, mark])
+    except Exception:
+        _failed(cache, "reading from")
+        return MISSING
+    return _marked_result(entry, mark, values)
+
+
+def store(cache: BaseCache, session_key: str, entry: tuple[Any, ...] | str, timeout: int) -> None:
+    """Write the entry: inside the transaction that wrote (or locked) its row, or ``REVOKED``."""
     try:
         cache.set(entry_key(session_key), entry, timeout)
     except Exception:
@@ -180,7 +199,7 @@ def delete(cache: BaseCache, session_key: str) -> None:
 
 
 def unmark(cache: BaseCache, session_key: str) -> None:
-    """Forget a revocation mark: a session is being created under a key chosen by the caller."""
+    """Forget a revocation mark (cache-only engine): a session is being created under a key chosen by the caller."""
     try:
         cache.delete(mark_key(session_key))
     except Exception:
@@ -188,13 +207,12 @@ def unmark(cache: BaseCache, session_key: str) -> None:
 
 
 async def alookup(cache: BaseCache, session_key: str) -> Found | str:
-    entry, mark = KEY_PREFIX + session_key, REVOKED_PREFIX + session_key
     try:
-        values = await cache.aget_many([entry, mark])
+        value = await cache.aget(KEY_PREFIX + session_key)
     except Exception:
         _failed(cache, "reading from")
         return MISSING
-    return _lookup_result(entry, mark, values)
+    return read_entry(value)
 
 
 async def astore(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
@@ -266,41 +284,46 @@ setting_changed.connect(_forget_engine, dispatch_uid="qsessions.cache.forget_eng
 
 
 def mark_lifetime(seconds_left: float | None = None) -> int:
-    """How long revocation marks live: longer than any entry of the sessions they revoke can."""
+    """How long tombstones and marks live: longer than any entry of the sessions they revoke can."""
     remaining = max(0, math.ceil(seconds_left or 0))
     return max(int(settings.SESSION_COOKIE_AGE), remaining) + MARK_MARGIN
 
 
-def _write_marks(session_keys: list[str], lifetime: int) -> None:
+def _write_tombstones(session_keys: list[str], lifetime: int, marks: bool) -> None:
     cache = session_cache()
-    marks: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for key in session_keys:
-        marks[mark_key(key)] = 1
-        marks[entry_key(key)] = REVOKED
+        values[entry_key(key)] = REVOKED
+        if marks:
+            values[mark_key(key)] = 1
     try:
-        failed = cache.set_many(marks, lifetime)
+        failed = cache.set_many(values, lifetime)
     except Exception:
         logger.exception("Error revoking sessions in cache (%s)", cache)
         return
     if failed:
-        logger.error("The cache (%s) refused %d revocation marks", cache, len(failed))
+        logger.error("The cache (%s) refused %d revocations", cache, len(failed))
 
 
-def evict(session_keys: Iterable[str], seconds_left: float | None = None, *, always: bool = False) -> None:
-    """Make the session cache refuse these sessions, whose rows are being deleted.
+def evict(
+    session_keys: Iterable[str], seconds_left: float | None = None, *, always: bool = False, marks: bool = False
+) -> None:
+    """Make the session cache refuse these sessions, whose rows were just deleted.
 
-    The marks are written at once, also inside a transaction: a request racing the deletion reads the
-    row until the transaction commits and may write the session back into the cache, which the marks
-    refuse. (A revocation whose transaction is rolled back has signed those sessions out all the same.)
+    Called after the DELETE, inside its transaction when there is one: the rows' locks are held, so no
+    save or activity write of these sessions can write an entry after the tombstones (see above). (A
+    revocation whose transaction is rolled back has signed those sessions out all the same.)
     ``seconds_left``: the longest remaining lifetime among these sessions, when known. Nothing happens when
     the configured engine keeps no sessions in the cache, unless ``always`` (a caching store evicting its own).
+    ``marks``: also write revocation marks (the cache-only engine, which has no rows); they are written
+    whenever that engine is configured.
     """
     if not (always or sessions_are_cached()):
         return
     keys = list(session_keys)
     if not keys:
         return
-    _write_marks(keys, mark_lifetime(seconds_left))
+    _write_tombstones(keys, mark_lifetime(seconds_left), marks or sessions_are_cache_only())
 
 
 def forget(session_keys: Iterable[str]) -> None:

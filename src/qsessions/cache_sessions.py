@@ -3,8 +3,8 @@
 ``CachedSession`` is the read model: the attributes of ``qsessions.models.Session`` that pages, the JSON API
 and signal receivers use, built from a cache entry. ``user_sessions`` lists a user's sessions from the
 per-user index (``qsessions.session_index``) in two Redis calls whatever their number (the index, then one
-``MGET`` of the entries and their revocation marks). Revocation writes the same revocation marks as the
-cached_db engine (``qsessions.cache.evict``), so a request racing it cannot bring the session back.
+``MGET`` of the entries and their revocation marks). Revocation writes tombstones and revocation marks
+(``qsessions.cache.evict``), so a request racing it cannot bring the session back.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _revoke(
     seconds_left = max(
         ((s.expire_date - timezone.now()).total_seconds() for _, s in targets if s is not None), default=None
     )
-    entries.evict(keys, seconds_left=seconds_left, always=True)
+    entries.evict(keys, seconds_left=seconds_left, always=True, marks=True)
     session_index.remove(_alias(), [(user_id, key) for key in keys])
     live = [session for _, session in targets if session is not None]
     if send and session_revoked.has_listeners(Session):

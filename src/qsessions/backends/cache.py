@@ -4,7 +4,8 @@ Each session is one cache entry in the cached_db engine's format (``qsessions.ca
 from it the owner, client, times and expiry), under the same key. A session with an owner is also a member
 of its owner's index (``qsessions.session_index``, a Redis sorted set), from which "Your sessions", the JSON
 API and ``revoke_all`` list and revoke sessions (``qsessions.cache_sessions``). Deleting or revoking a
-session leaves a revocation mark, as on cached_db: a request racing it cannot bring the session back.
+session leaves a tombstone and a revocation mark (``qsessions.cache``): a request racing it cannot bring
+the session back.
 
 Needs Django's RedisCache or django-redis for SESSION_CACHE_ALIAS (system check ``qsessions.E070``).
 Like Django's ``cache`` engine, a session lives as long as its entry: a cache that fails or evicts it signs
@@ -66,7 +67,7 @@ class SessionStore(DatabaseStore):
     def _lookup(self, session_key: str | None) -> Found | str:
         if session_key is None or not self._validate_session_key(session_key):
             return entries.MISSING
-        return entries.lookup(self._cache, session_key)
+        return entries.lookup_marked(self._cache, session_key)
 
     def load(self) -> dict[str, Any]:
         found = self._lookup(self.session_key)
@@ -190,7 +191,7 @@ class SessionStore(DatabaseStore):
             found = self._lookup(session_key)
             row = found.row if type(found) is Found else None
         seconds_left = None if row is None or row.expire_date is None else row.expire_date - time.time()
-        entries.evict([session_key], seconds_left=seconds_left, always=True)
+        entries.evict([session_key], seconds_left=seconds_left, always=True, marks=True)
         if row is not None and row.user_id is not None:
             session_index.remove(settings.SESSION_CACHE_ALIAS, [(row.user_id, session_key)])
 

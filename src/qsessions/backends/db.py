@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime
 import time
+from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Field
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+from django.utils.module_loading import import_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle, previous
 from qsessions.cache import SessionRow, moment
@@ -90,6 +94,17 @@ class RowSelect:
             for index, col in enumerate(columns)
         ]
         self.converters = [entry for entry in self.converters if entry[2]]
+        # Reading a row to put it in the cache in place of an untrusted entry locks it (qsessions.cache):
+        # FOR UPDATE where the database has it; SQLite locks the whole database on its first write.
+        if connection.features.has_select_for_update:
+            self.locking_sql: str | None = self.sql + " FOR UPDATE"
+            self.lock_sql: str | None = None
+        else:
+            self.locking_sql = None
+            self.lock_sql = (
+                f"UPDATE {quote(meta.db_table)} SET {quote(column(self.expire_field))} = "  # noqa: S608
+                f"{quote(column(self.expire_field))} WHERE {quote(column(meta.pk))} = %s"
+            )
 
     @classmethod
     def for_database(cls, alias: str) -> RowSelect:
@@ -98,11 +113,14 @@ class RowSelect:
             prepared = cls._prepared[alias] = cls(alias)
         return prepared
 
-    def fetch(self, session_key: str, now: datetime.datetime) -> tuple[Any, ...] | None:
+    def fetch(self, session_key: str, now: datetime.datetime, *, lock: bool = False) -> tuple[Any, ...] | None:
+        """The row; ``lock``: also lock it until the transaction ends (the caller runs one)."""
         connection = connections[self.alias]
         expire_after = self.expire_field.get_db_prep_value(now, connection)
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [session_key, expire_after])
+            if lock and self.lock_sql is not None:
+                cursor.execute(self.lock_sql, [session_key])
+            cursor.execute(self.locking_sql if lock and self.locking_sql else self.sql, [session_key, expire_after])
             row = cursor.fetchone()
         if row is None:
             return None
@@ -113,6 +131,44 @@ class RowSelect:
                 value = converter(value, col, connection)
             values[index] = value
         return tuple(values)
+
+
+class RowUpdate:
+    """``UPDATE qsessions_session SET <columns> = %s, ... WHERE session_key = %s``: the store's writes,
+    prepared once per database and set of columns, for the reason RowSelect is.
+
+    Each value goes through its field's ``get_db_prep_save``, as ``QuerySet.update()`` sends it; like
+    ``update()``, it sends no signal. Returns the number of rows matched (0: the session is gone).
+    """
+
+    _prepared: ClassVar[dict[tuple[str, tuple[str, ...]], RowUpdate]] = {}
+
+    def __init__(self, alias: str, names: tuple[str, ...]) -> None:
+        self.alias = alias
+        connection = connections[alias]
+        meta = Session._meta
+        quote = connection.ops.quote_name
+        self.fields = [cast(Any, meta.get_field(name)) for name in names]
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in self.fields)
+        self.sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(cast(str, meta.pk.column))} = %s"  # noqa: S608
+
+    @classmethod
+    def for_columns(cls, alias: str, names: tuple[str, ...]) -> RowUpdate:
+        prepared = cls._prepared.get((alias, names))
+        if prepared is None:
+            prepared = cls._prepared[(alias, names)] = cls(alias, names)
+        return prepared
+
+    def run(self, session_key: str, values: list[Any]) -> int:
+        connection = connections[self.alias]
+        params = [field.get_db_prep_save(value, connection) for field, value in zip(self.fields, values, strict=True)]
+        params.append(session_key)
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return int(cursor.rowcount)
+
+
+_serializer = lru_cache(maxsize=4)(import_string)
 
 
 def _timestamp(value: datetime.datetime | None) -> float | None:
@@ -154,7 +210,12 @@ class SessionStore(DjangoDatabaseStore):
         *,
         client: AnyClient | None = None,
     ) -> None:
-        super().__init__(session_key)
+        # SessionBase.__init__ (Django's db store adds nothing to it), except that the serializer class is
+        # looked up once per SESSION_SERIALIZER rather than imported by name for every request's store.
+        self._session_key = session_key
+        self.accessed = False
+        self.modified = False
+        self.serializer = _serializer(settings.SESSION_SERIALIZER)
         if session_key is not None and self.session_key is None:
             self._unknown_cookie = session_key
         if client is None and (user_agent is not None or ip is not None or client_hints is not None):
@@ -215,13 +276,15 @@ class SessionStore(DjangoDatabaseStore):
         data.pop(USER_AGENT_SESSION_KEY, None)
         return data
 
-    def _fetch_row(self) -> tuple[Any, ...] | None:
-        """The live row of this session (``ROW_COLUMNS``), or ``None``."""
+    def _fetch_row(self, *, lock: bool = False) -> tuple[Any, ...] | None:
+        """The live row of this session (``ROW_COLUMNS``), or ``None``; ``lock``: see ``RowSelect.fetch``."""
         if self.session_key is None:
             return None
         # From the primary (the database writes go to), never a read replica: a replica that lags behind a
         # revocation would still serve the session signed in, and cached_db would copy it into the cache.
-        return RowSelect.for_database(router.db_for_write(self.model)).fetch(self.session_key, timezone.now())
+        return RowSelect.for_database(router.db_for_write(self.model)).fetch(
+            self.session_key, timezone.now(), lock=lock
+        )
 
     async def _afetch_row(self) -> tuple[Any, ...] | None:
         # Django's async ORM runs its queries in this same thread-sensitive way.
@@ -249,8 +312,8 @@ class SessionStore(DjangoDatabaseStore):
         """The data of a session the store does not have: none, or the one QSESSIONS_PREVIOUS_ENGINE has.
         A later write creates a new session.
 
-        ``revoked``: the cache holds a revocation mark for this key (it was revoked): never looked up
-        elsewhere. Otherwise the database has no live row for it (revoked, expired, or never one of ours).
+        ``revoked``: the cache holds a tombstone or a revocation mark for this key (it was revoked): never
+        looked up elsewhere. Otherwise the database has no live row for it (revoked, expired, or never one of ours).
         """
         if not revoked and conf.PREVIOUS_ENGINE is not None:
             data = self._move_from_previous_engine()
@@ -374,6 +437,15 @@ class SessionStore(DjangoDatabaseStore):
 
     # -- writing -----------------------------------------------------------------------------------------
 
+    def _row_transaction(self, using: str) -> AbstractContextManager[Any]:
+        """The transaction that a write of the row and ``_row_written`` share (a caching store's only)."""
+        return transaction.atomic(using=using, savepoint=False) if self.caches_sessions else nullcontext()
+
+    def _row_written(self, key: str, data: dict[str, Any] | None) -> None:
+        """Called once the row is written, still inside the transaction that holds its lock; ``self.row``
+        says what it holds now, ``data`` is its session data (``None``: the data did not change).
+        Nothing to do here; the cached_db store writes its cache entry (see qsessions.cache)."""
+
     def _owner_to_store(self, data: dict[str, Any], using: str) -> Any:
         """The owner named in the data, if it exists; else no owner.
 
@@ -415,17 +487,18 @@ class SessionStore(DjangoDatabaseStore):
         try:
             with transaction.atomic(using=using):
                 obj.save(force_insert=True, using=using)
+                self.row = SessionRow(
+                    obj.user_id,
+                    obj.ip,
+                    obj.user_agent,
+                    obj.client_hints,
+                    _timestamp(obj.created_at),
+                    now.timestamp(),
+                    obj.expire_date.timestamp(),
+                )
+                self._row_written(obj.session_key, data)
         except IntegrityError:
             raise CreateError from None
-        self.row = SessionRow(
-            obj.user_id,
-            obj.ip,
-            obj.user_agent,
-            obj.client_hints,
-            _timestamp(obj.created_at),
-            now.timestamp(),
-            obj.expire_date.timestamp(),
-        )
         if conf.PREVIOUS_ENGINE_SHARED:
             previous.mirror(obj.session_key, obj.session_data, obj.expire_date, using)
         session_created.send(sender=Session, session=obj, request=None)
@@ -453,21 +526,25 @@ class SessionStore(DjangoDatabaseStore):
             )
         elif (ip, user_agent, hints) != (before.ip, before.user_agent, before.client_hints):
             fields.update(ip=ip, user_agent=user_agent, client_hints=hints)
-        if not self.model._base_manager.using(using).filter(pk=key).update(**fields):
+        with self._row_transaction(using):
+            updated = RowUpdate.for_columns(using, tuple(fields)).run(key, list(fields.values()))
+            if updated:
+                self.row = after = SessionRow(
+                    fields["user_id"],
+                    fields.get("ip", before and before.ip),
+                    fields.get("user_agent", before and before.user_agent),
+                    fields.get("client_hints", before and before.client_hints),
+                    before and before.created_at,
+                    now.timestamp(),
+                    expire_date.timestamp(),
+                )
+                self._row_written(key, data)
+        if not updated:
             raise UpdateError  # deleted meanwhile (signed out elsewhere, revoked): never resurrect it
         if conf.PREVIOUS_ENGINE_SHARED:
             previous.mirror(key, fields["session_data"], expire_date, using)
-        self.row = SessionRow(
-            fields["user_id"],
-            fields.get("ip", before and before.ip),
-            fields.get("user_agent", before and before.user_agent),
-            fields.get("client_hints", before and before.client_hints),
-            before and before.created_at,
-            now.timestamp(),
-            expire_date.timestamp(),
-        )
         if before is not None:
-            self._report_client_change(key, before, self.row)
+            self._report_client_change(key, before, after)
 
     def _report_client_change(self, key: str, before: SessionRow, after: SessionRow) -> None:
         # A client first seen now (nothing stored before) is no change; a different one is.
@@ -515,16 +592,24 @@ class SessionStore(DjangoDatabaseStore):
         """Whether this request should record the session's activity: it read a stored session whose last
         activity is older than QSESSIONS_ACTIVITY_INTERVAL (or unknown)."""
         row = self.row
-        if row is None or self.session_key is None:
+        if row is None:
             return False
-        return row.last_activity is None or time.time() - row.last_activity >= conf.ACTIVITY_INTERVAL
+        last = row.last_activity
+        if last is not None and time.time() - last < conf.ACTIVITY_INTERVAL:
+            return False  # the usual case, decided first
+        return self.session_key is not None
 
     def _record_activity(self) -> bool:
         now = timezone.now()
         using = router.db_for_write(self.model)
-        updated = self.model._base_manager.using(using).filter(pk=self.session_key).update(last_activity=now)
-        if updated and self.row is not None:
-            self.row = self.row._replace(last_activity=now.timestamp())
+        key = self.session_key
+        if key is None:
+            return False
+        with self._row_transaction(using):
+            updated = RowUpdate.for_columns(using, ("last_activity",)).run(key, [now])
+            if updated and self.row is not None:
+                self.row = self.row._replace(last_activity=now.timestamp())
+                self._row_written(key, None)
         return bool(updated)
 
     def touch(self) -> bool:
