@@ -206,9 +206,12 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
             "expire_date": expire_date,
             "user_id": user_id_from_session_data(session_dict),
         }
-        updated = self.filter(pk=session_key).update(updated_at=timezone.now(), **fields)
+        # The entry is dropped while the UPDATE holds the row's lock: never after a revocation's tombstone.
+        with transaction.atomic(using=self.db, savepoint=False):
+            updated = self.filter(pk=session_key).update(updated_at=timezone.now(), **fields)
+            if updated:
+                session_cache.forget([session_key])  # the next read takes the new data from the database
         if updated:
-            session_cache.forget([session_key])  # the next read takes the new data from the database
             return cast(Session, self.model(session_key=session_key, **fields))
         return cast(Session, self.create(session_key=session_key, created_at=timezone.now(), **fields))
 
