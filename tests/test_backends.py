@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import SessionBase, UpdateError
+from django.contrib.sessions.serializers import JSONSerializer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -310,3 +311,19 @@ def test_session_naming_a_missing_owner_keeps_working_on_later_writes(engine: st
     assert client.get("/write/?value=1").status_code == 200
     assert client.get("/write/?value=2").status_code == 200
     assert Session.objects.get(pk=store.session_key).user_id is None
+
+
+class OtherSerializer(JSONSerializer):
+    """A SESSION_SERIALIZER of the site's own (the same JSON)."""
+
+
+def test_a_new_store_sets_what_djangos_construction_sets(engine: str, settings: Any) -> None:
+    """Our stores build themselves without SessionBase.__init__ (its import_string of the serializer, run
+    for every request): whatever the Django version sets there, ours sets too, to the same values."""
+    djangos, ours = vars(SessionBase("abcdefghijkl")), vars(store_class()("abcdefghijkl"))
+    assert djangos
+    for name, value in djangos.items():
+        assert ours.get(name, ...) == value, name
+    # The serializer is looked up per setting value: a site (or a test) that changes it gets the new one.
+    settings.SESSION_SERIALIZER = f"{__name__}.OtherSerializer"
+    assert store_class()("abcdefghijkl").serializer is OtherSerializer

@@ -215,33 +215,11 @@ async def alookup(cache: BaseCache, session_key: str) -> Found | str:
     return read_entry(value)
 
 
-async def astore(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
-    try:
-        await cache.aset(entry_key(session_key), entry, timeout)
-    except Exception:
-        logger.exception("Error saving to cache (%s)", cache)
-        await adelete(cache, session_key)
-
-
 async def afill(cache: BaseCache, session_key: str, entry: tuple[Any, ...], timeout: int) -> None:
     try:
         await cache.aadd(entry_key(session_key), entry, timeout)
     except Exception:
         logger.exception("Error saving to cache (%s)", cache)
-
-
-async def adelete(cache: BaseCache, session_key: str) -> None:
-    try:
-        await cache.adelete(entry_key(session_key))
-    except Exception:
-        _failed(cache, "deleting from")
-
-
-async def aunmark(cache: BaseCache, session_key: str) -> None:
-    try:
-        await cache.adelete(mark_key(session_key))
-    except Exception:
-        _failed(cache, "deleting from")
 
 
 def session_cache() -> BaseCache:
