@@ -3,7 +3,9 @@ against the database once and never raise, and a malformed session key never rea
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -11,6 +13,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from qsessions.backends.cached_db import SessionStore
 from qsessions.cache import (
@@ -156,3 +159,53 @@ def test_str_and_repr_never_show_the_key(engine: str) -> None:
     assert str(store.session_key) not in str(session) + repr(session)
     unsaved = Session(session_key="k" * 32)
     assert "k" * 32 not in str(unsaved) + repr(unsaved)
+
+
+def test_the_managers_save_leaves_an_entry_that_no_older_fill_replaces(cached_engine: str) -> None:
+    """``Session.objects.save()`` (Django's manager API) changes the row behind the store: a request that
+    read the old row before that write committed, and fills the cache after it, must not bring it back."""
+    make_user()
+    client = signed_in_client()
+    key = session_key_of(client)
+    old_entry = caches["default"].get(KEY_PREFIX + key)
+    assert isinstance(read_entry(old_entry), Found)
+    Session.objects.save(key, {"marker": "new"}, timezone.now() + datetime.timedelta(days=1))
+    assert caches["default"].add(KEY_PREFIX + key, old_entry) is False  # the older request's fill
+    assert client.get("/read/").json()["user"] is None  # the new data has no user in it
+    found = read_entry(caches["default"].get(KEY_PREFIX + key))
+    assert isinstance(found, Found) and found.data == {"marker": "new"}
+
+
+def test_a_save_with_no_time_left_leaves_no_entry_an_older_fill_can_replace(cached_engine: str) -> None:
+    make_user()
+    client = signed_in_client()
+    key = session_key_of(client)
+    old_entry = caches["default"].get(KEY_PREFIX + key)
+    store = SessionStore(key)
+    store.load()
+    store.set_expiry(-5)
+    store.save()
+    assert caches["default"].add(KEY_PREFIX + key, old_entry) is False  # a fill that read the row before
+    assert client.get("/read/").json()["user"] is None
+
+
+def test_an_activity_write_keeps_what_another_request_saved_meanwhile(cached_engine: str) -> None:
+    make_user()
+    client = signed_in_client()
+    key = session_key_of(client)
+    reading = SessionStore(key)
+    reading.load()  # one request reads the session ...
+    saving = SessionStore(key)
+    saving["marker"] = "saved meanwhile"
+    saving.save()  # ... another saves it ...
+    later = timezone.now() + datetime.timedelta(minutes=5)
+    with (
+        mock.patch("django.utils.timezone.now", return_value=later),
+        mock.patch("time.time", return_value=later.timestamp()),
+    ):
+        assert reading.touch()  # ... and the first records its activity: only the time changes
+    found = read_entry(caches["default"].get(KEY_PREFIX + key))
+    assert isinstance(found, Found)
+    assert found.data["marker"] == "saved meanwhile"
+    assert found.row.last_activity == later.timestamp()
+    assert SessionStore(key).load()["marker"] == "saved meanwhile"

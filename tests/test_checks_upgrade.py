@@ -92,6 +92,33 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         },
         "qsessions.W034",
     ),
+    (
+        "cached_db on the file-based cache (its add() is not atomic)",
+        {
+            "SESSION_ENGINE": "qsessions.backends.cached_db",
+            "CACHES": {
+                "default": LOCMEM,
+                "sessions": {
+                    "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                    "LOCATION": "/tmp/qsessions-w037",
+                },
+            },
+            "SESSION_CACHE_ALIAS": "sessions",
+        },
+        "qsessions.W037",
+    ),
+    (
+        "cached_db on the database cache (a write that collides with another is dropped)",
+        {
+            "SESSION_ENGINE": "qsessions.backends.cached_db",
+            "CACHES": {
+                "default": LOCMEM,
+                "sessions": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "qsessions_cache"},
+            },
+            "SESSION_CACHE_ALIAS": "sessions",
+        },
+        "qsessions.W037",
+    ),
 ]
 
 

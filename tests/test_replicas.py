@@ -88,6 +88,20 @@ def test_a_session_deleted_on_the_primary_is_not_read_from_a_lagging_replica(eng
 
 
 @pytest.mark.django_db(databases=["default", REPLICA])
+def test_the_managers_save_of_no_data_deletes_on_the_primary(engine: str) -> None:
+    """Django's ``Session.objects.save(key, {}, expiry)`` deletes the session: where writes go, never on the
+    replica the router reads from."""
+    user = make_user("ada")
+    client = signed_in("ada")
+    key = session_key_of(client)
+    _copy_to_replica(user, Session.objects.get(pk=key))
+    with reads_from_the_replica:
+        Session.objects.save(key, {}, timezone.now())
+        assert _user_of(client) is None
+    assert not Session.objects.filter(pk=key).exists()
+
+
+@pytest.mark.django_db(databases=["default", REPLICA])
 def test_revoke_all_reaches_sessions_the_replica_has_not_seen(engine: str) -> None:
     user = make_user("ada")
     first = signed_in("ada")

@@ -13,8 +13,13 @@ session); a read that finds it refuses the session without a query. Nothing else
 - a save or an activity write writes its entry inside the transaction of its UPDATE (or INSERT), while the
   database holds that row's lock. A revocation's DELETE waits for that lock, so its tombstone comes after
   the entry; a write that comes after the DELETE updates no row and writes no entry;
-- an untrusted entry is replaced under the same lock (its row is read ``FOR UPDATE``), or by ``REVOKED``
-  when its row is gone.
+- an untrusted entry (an older version's, or ``STALE``) is replaced under the same lock (its row is read
+  ``FOR UPDATE``), or by ``REVOKED`` when its row is gone. A write that cannot leave a fresh entry writes
+  ``STALE`` under its row's lock rather than deleting the entry: a fill that read the row before the write
+  committed could otherwise add the old row back.
+
+``add`` must be atomic for this (Redis, Memcached, local memory); the file-based and database caches'
+is not (system check ``qsessions.W037``).
 
 The cache-only engine (``qsessions.backends.cache``) has no rows to lock: its revocations also leave a
 *revocation mark* under a key of its own, which its reads look up with the entry.
@@ -43,6 +48,9 @@ REVOKED_PREFIX = "qsr:"  # revocation marks of the cache-only engine
 ENTRY_VERSION = 3
 # What a revoked session's entry holds until it expires: its tombstone.
 REVOKED = "qsessions.revoked"
+# What an entry holds after its row changed behind the store (SessionManager.save) or was written with no
+# time left: not trusted, so the next read replaces it from the row, under the row's lock.
+STALE = "qsessions.stale"
 # Tombstones and marks outlive the entries they refuse by this margin (seconds).
 MARK_MARGIN = 300
 
@@ -304,8 +312,21 @@ def evict(
     _write_tombstones(keys, mark_lifetime(seconds_left), marks or sessions_are_cache_only())
 
 
+def invalidate(session_key: str) -> None:
+    """Make the next read of this session take it from its row: called under the row's lock, after a write of
+    the row that leaves no fresh entry (the session stays valid)."""
+    if not sessions_are_cached():
+        return
+    cache = session_cache()
+    try:
+        cache.set(entry_key(session_key), STALE, mark_lifetime())
+    except Exception:
+        logger.exception("Error saving to cache (%s)", cache)
+        delete(cache, session_key)
+
+
 def forget(session_keys: Iterable[str]) -> None:
-    """Drop the entries of sessions whose rows changed behind the stores' back (they stay valid)."""
+    """Drop the entries of sessions whose rows were deleted as expired (their expiry refuses them already)."""
     if not sessions_are_cached():
         return
     cache = session_cache()

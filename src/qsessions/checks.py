@@ -364,7 +364,9 @@ def check_switched_from_django_sessions(app_configs: Any = None, **kwargs: Any) 
 @register(Tags.caches)
 def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """cached_db needs a cache that every process shares, or revocation does not reach them all."""
+    from django.core.cache.backends.db import DatabaseCache
     from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.filebased import FileBasedCache
     from django.core.cache.backends.locmem import LocMemCache
 
     engine = getattr(settings, "SESSION_ENGINE", "")
@@ -426,6 +428,22 @@ def check_cached_db_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 % {"engine": repr(engine), "alias": repr(alias)},
                 hint=_('Use a real cache for SESSION_CACHE_ALIAS, or SESSION_ENGINE = "qsessions.backends.db".'),
                 id="qsessions.W034",
+            )
+        ]
+    if issubclass(backend_class, (FileBasedCache, DatabaseCache)):
+        return [
+            Warning(
+                _(
+                    "SESSION_ENGINE is %(engine)s and cache %(alias)s is %(backend)s, whose add() is not atomic: a "
+                    "request that fills the cache while its session is being revoked can overwrite the revocation, "
+                    "which then holds only once that cache entry expires."
+                )
+                % {"engine": repr(engine), "alias": repr(alias), "backend": repr(backend)},
+                hint=_(
+                    "Use Redis, Memcached or local memory for SESSION_CACHE_ALIAS, or "
+                    'SESSION_ENGINE = "qsessions.backends.db".'
+                ),
+                id="qsessions.W037",
             )
         ]
     if _is_redis_cache(backend_class) and len(_redis_servers(settings.CACHES[alias].get("LOCATION"))) > 1:

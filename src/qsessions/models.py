@@ -198,22 +198,25 @@ class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):  # type
 
     def save(self, session_key: str, session_dict: dict[str, Any], expire_date: Any) -> Session:
         """Django's ``SessionManager.save``, keeping the owner in step and ``created_at`` intact."""
+        using = self._db or router.db_for_write(self.model)  # a write: never the read replica
         if not session_dict:
-            delete_sessions_by_key([session_key], using=self.db)
+            delete_sessions_by_key([session_key], using=using)
             return cast(Session, self.model(session_key=session_key, expire_date=expire_date))
         fields = {
             "session_data": self.encode(session_dict),
             "expire_date": expire_date,
             "user_id": user_id_from_session_data(session_dict),
         }
-        # The entry is dropped while the UPDATE holds the row's lock: never after a revocation's tombstone.
-        with transaction.atomic(using=self.db, savepoint=False):
-            updated = self.filter(pk=session_key).update(updated_at=timezone.now(), **fields)
+        manager = self.db_manager(using)
+        # Marked stale while the UPDATE holds the row's lock: after any revocation's tombstone could be
+        # written, and so that a read that missed before the commit cannot add the old row back.
+        with transaction.atomic(using=using, savepoint=False):
+            updated = manager.filter(pk=session_key).update(updated_at=timezone.now(), **fields)
             if updated:
-                session_cache.forget([session_key])  # the next read takes the new data from the database
+                session_cache.invalidate(session_key)  # the next read takes the new data from the database
         if updated:
             return cast(Session, self.model(session_key=session_key, **fields))
-        return cast(Session, self.create(session_key=session_key, created_at=timezone.now(), **fields))
+        return cast(Session, manager.create(session_key=session_key, created_at=timezone.now(), **fields))
 
 
 class SessionKeyField(models.CharField):  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ from django.db import router, transaction
 
 from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
-from qsessions.cache import KEY_PREFIX, REVOKED, REVOKED_SESSION, UNTRUSTED, Found, make_entry
+from qsessions.cache import KEY_PREFIX, REVOKED, REVOKED_SESSION, STALE, UNTRUSTED, Found, make_entry
 from qsessions.client import AnyClient
 
 __all__ = ["KEY_PREFIX", "SessionStore"]
@@ -126,16 +126,21 @@ class SessionStore(DatabaseStore):
     # -- writing: the entry is written with the row, inside its transaction --------------------------------
 
     def _row_written(self, key: str, data: dict[str, Any] | None) -> None:
-        assert self.row is not None  # just written
+        row = self.row
+        assert row is not None  # just written
         timeout = self._seconds_left()
-        if not timeout:
-            entries.delete(self._cache, key)
+        if not timeout:  # expired as written: the next read finds no live row
+            entries.store(self._cache, key, STALE, entries.mark_lifetime())
             return
-        entry = make_entry(self._session_cache if data is None else data, self.row)
-        entries.store(self._cache, key, entry, timeout)
-
-    # -- last activity ------------------------------------------------------------------------------------
-
-    def _record_activity(self) -> bool:
-        self._get_session()  # loaded before the write: a load after it would bring back the old time
-        return super()._record_activity()
+        if data is not None:
+            entries.store(self._cache, key, make_entry(data, row), timeout)
+            return
+        # An activity write changed only last_activity, and another request may have saved the session since
+        # this one read it: its entry (written under the same lock, before) keeps its data, with the new time.
+        current = entries.lookup(self._cache, key)
+        if type(current) is Found:
+            newer = current.row._replace(last_activity=row.last_activity)
+            expire = newer.expire_date
+            seconds = timeout if expire is None else int(expire - time.time())
+            if seconds > 0:
+                entries.store(self._cache, key, make_entry(current.data, newer), seconds)

@@ -163,7 +163,8 @@ class RowUpdate:
         connection = connections[self.alias]
         params = [field.get_db_prep_save(value, connection) for field, value in zip(self.fields, values, strict=True)]
         params.append(session_key)
-        with connection.cursor() as cursor:
+        # As QuerySet.update(): a failing statement inside an atomic block marks it for rollback.
+        with transaction.mark_for_rollback_on_error(using=self.alias), connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             return int(cursor.rowcount)
 
