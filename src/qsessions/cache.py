@@ -181,7 +181,7 @@ def lookup_marked(cache: BaseCache, session_key: str) -> Found | str:
 
 
 def store(cache: BaseCache, session_key: str, entry: tuple[Any, ...] | str, timeout: int) -> None:
-    """Write the entry: inside the transaction that wrote (or locked) its row, or ``REVOKED``."""
+    """Write the entry: inside the transaction that wrote (or locked) its row, or ``REVOKED`` or ``STALE``."""
     try:
         cache.set(entry_key(session_key), entry, timeout)
     except Exception:
@@ -297,8 +297,9 @@ def evict(
     """Make the session cache refuse these sessions, whose rows were just deleted.
 
     Called after the DELETE, inside its transaction when there is one: the rows' locks are held, so no
-    save or activity write of these sessions can write an entry after the tombstones (see above). (A
-    revocation whose transaction is rolled back has signed those sessions out all the same.)
+    save or activity write of these sessions can write an entry after the tombstones (see above). (If the
+    revocation's transaction is rolled back, the tombstones sign those sessions out until a save of the
+    session, which holds its row's lock again, replaces them.)
     ``seconds_left``: the longest remaining lifetime among these sessions, when known. Nothing happens when
     the configured engine keeps no sessions in the cache, unless ``always`` (a caching store evicting its own).
     ``marks``: also write revocation marks (the cache-only engine, which has no rows); they are written
@@ -315,14 +316,8 @@ def evict(
 def invalidate(session_key: str) -> None:
     """Make the next read of this session take it from its row: called under the row's lock, after a write of
     the row that leaves no fresh entry (the session stays valid)."""
-    if not sessions_are_cached():
-        return
-    cache = session_cache()
-    try:
-        cache.set(entry_key(session_key), STALE, mark_lifetime())
-    except Exception:
-        logger.exception("Error saving to cache (%s)", cache)
-        delete(cache, session_key)
+    if sessions_are_cached():
+        store(session_cache(), session_key, STALE, mark_lifetime())
 
 
 def forget(session_keys: Iterable[str]) -> None:

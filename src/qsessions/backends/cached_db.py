@@ -14,7 +14,7 @@ from django.db import router, transaction
 
 from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
-from qsessions.cache import KEY_PREFIX, REVOKED, REVOKED_SESSION, STALE, UNTRUSTED, Found, make_entry
+from qsessions.cache import KEY_PREFIX, REVOKED, REVOKED_SESSION, STALE, UNTRUSTED, Found, SessionRow, make_entry
 from qsessions.client import AnyClient
 
 __all__ = ["KEY_PREFIX", "SessionStore"]
@@ -43,9 +43,10 @@ class SessionStore(DatabaseStore):
     async def acache_key(self) -> str:
         return self.cache_key_prefix + await self._aget_or_create_session_key()
 
-    def _seconds_left(self) -> int:
-        """Seconds until the stored row expires (0: expired)."""
-        expire = self.row.expire_date if self.row is not None else None
+    def _seconds_left(self, row: SessionRow | None = None) -> int:
+        """Seconds until the stored row (or ``row``) expires (0: expired)."""
+        row = row or self.row
+        expire = row.expire_date if row is not None else None
         return 0 if expire is None else max(0, int(expire - time.time()))
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -140,7 +141,6 @@ class SessionStore(DatabaseStore):
         current = entries.lookup(self._cache, key)
         if type(current) is Found:
             newer = current.row._replace(last_activity=row.last_activity)
-            expire = newer.expire_date
-            seconds = timeout if expire is None else int(expire - time.time())
-            if seconds > 0:
+            seconds = timeout if newer.expire_date is None else self._seconds_left(newer)
+            if seconds:
                 entries.store(self._cache, key, make_entry(current.data, newer), seconds)
