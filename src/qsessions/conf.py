@@ -228,6 +228,30 @@ class QSessionsConf:
         value = self.raw("REAUTHENTICATION_WINDOW")
         return None if value is None else int(value)
 
+    # -- Django's session settings that every request reads, remembered the same way ----------------------
+    # (LazySettings costs a Python call per read; these are read by every request's middleware and store.)
+
+    @cached_property
+    def session_cookie_name(self) -> str:
+        """Django's ``SESSION_COOKIE_NAME``."""
+        return str(django_settings.SESSION_COOKIE_NAME)
+
+    @cached_property
+    def session_save_every_request(self) -> bool:
+        """Django's ``SESSION_SAVE_EVERY_REQUEST``."""
+        return bool(django_settings.SESSION_SAVE_EVERY_REQUEST)
+
+    @cached_property
+    def session_serializer(self) -> type[Any]:
+        """The class Django's ``SESSION_SERIALIZER`` names."""
+        serializer: type[Any] = import_string(django_settings.SESSION_SERIALIZER)
+        return serializer
+
+    @cached_property
+    def session_cache_alias(self) -> str:
+        """Django's ``SESSION_CACHE_ALIAS``."""
+        return str(django_settings.SESSION_CACHE_ALIAS)
+
     @cached_property
     def REAUTHENTICATION_URL(self) -> str | None:
         return self.raw("REAUTHENTICATION_URL") or None

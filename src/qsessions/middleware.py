@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from qsessions import policies
 from qsessions.backends.db import SessionStore
@@ -24,18 +24,32 @@ class SessionMiddleware(DjangoSessionMiddleware):
     SessionStore: type[SessionStore]
 
     def process_request(self, request: HttpRequest) -> None:
-        session = self.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME), client=Client(request))
+        session = self.SessionStore(request.COOKIES.get(conf.session_cookie_name), client=Client(request))
         request.session = session
         current_session.set(session)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         current_session.set(None)
-        response = super().process_response(request, response)
+        found = getattr(request, "session", None)
+        session = found if isinstance(found, SessionStore) else None  # None: replaced by other code
+        if (
+            session is None
+            or session.modified
+            or conf.session_save_every_request
+            or (session.session_key is None and conf.session_cookie_name in request.COOKIES)
+        ):
+            response = super().process_response(request, response)  # Django's: save, set or delete the cookie
+        elif session.accessed:
+            # What Django's process_response does for a session that is read and not written (the usual
+            # request), without its general header parsing when the response varies on nothing yet.
+            if response.has_header("Vary"):
+                patch_vary_headers(response, ("Cookie",))
+            else:
+                response.headers["Vary"] = "Cookie"
         # A request that saved its session recorded its activity with that write (touch() then finds
         # nothing due); any other request that read the session records it here, at most once per
         # QSESSIONS_ACTIVITY_INTERVAL.
-        session = getattr(request, "session", None)
-        if isinstance(session, SessionStore) and response.status_code < 500:
+        if session is not None and response.status_code < 500:
             session.touch()
             signed_in = request.__dict__.pop(SIGNED_IN_ATTRIBUTE, None)  # set at login (receivers.py)
             if signed_in is not None:

@@ -8,7 +8,6 @@ import time
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.cache import caches
 from django.db import router, transaction
 
@@ -16,6 +15,7 @@ from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
 from qsessions.cache import KEY_PREFIX, REVOKED, REVOKED_SESSION, STALE, UNTRUSTED, Found, SessionRow, make_entry
 from qsessions.client import AnyClient
+from qsessions.conf import conf
 
 __all__ = ["KEY_PREFIX", "SessionStore"]
 
@@ -33,7 +33,7 @@ class SessionStore(DatabaseStore):
         *,
         client: AnyClient | None = None,
     ) -> None:
-        self._cache = caches[settings.SESSION_CACHE_ALIAS]  # as Django's cached_db names it
+        self._cache = caches[conf.session_cache_alias]  # as Django's cached_db names it
         super().__init__(session_key, user_agent, ip, client_hints, client=client)
 
     @property

@@ -10,18 +10,15 @@ from __future__ import annotations
 import datetime
 import time
 from contextlib import AbstractContextManager, nullcontext
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Field
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django.utils.module_loading import import_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle, previous
 from qsessions.cache import SessionRow, moment
@@ -169,8 +166,6 @@ class RowUpdate:
             return int(cursor.rowcount)
 
 
-_serializer = lru_cache(maxsize=4)(import_string)
-
 
 def _timestamp(value: datetime.datetime | None) -> float | None:
     return None if value is None else value.timestamp()
@@ -216,7 +211,7 @@ class SessionStore(DjangoDatabaseStore):
         self._session_key = session_key
         self.accessed = False
         self.modified = False
-        self.serializer = _serializer(settings.SESSION_SERIALIZER)
+        self.serializer = conf.session_serializer
         if session_key is not None and self.session_key is None:
             self._unknown_cookie = session_key
         if client is None and (user_agent is not None or ip is not None or client_hints is not None):
@@ -365,12 +360,23 @@ class SessionStore(DjangoDatabaseStore):
         return found.data
 
     def _get_session(self, no_load: bool = False) -> dict[str, Any]:
-        if self._unknown_cookie is not None and not no_load and not hasattr(self, "_session_cache"):
-            # Django loads nothing for a cookie that is no key; a previous engine may know it.
-            self.accessed = True
-            self._session_cache = self._session_not_found(revoked=False) if conf.PREVIOUS_ENGINE else {}
+        # SessionBase._get_session, written out (it runs on every access to the session), except that a
+        # cookie that is no key of ours is looked up in the previous engine, where Django loads nothing.
+        self.accessed = True
+        try:
+            return self._session_cache
+        except AttributeError:
+            pass
+        if no_load:
+            data = {}
+        elif self.session_key is not None:
+            data = self.load()
+        elif self._unknown_cookie is not None:
             self._unknown_cookie = None
-        data: dict[str, Any] = super()._get_session(no_load)  # type: ignore[misc]
+            data = self._session_not_found(revoked=False) if conf.PREVIOUS_ENGINE else {}
+        else:
+            data = {}
+        self._session_cache = data
         return data
 
     _session = property(_get_session)  # type: ignore[assignment]  # Django's property is bound to its own _get_session
