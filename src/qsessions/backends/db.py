@@ -372,8 +372,8 @@ class SessionStore(DjangoDatabaseStore):
         elif self.session_key is not None:
             data = self.load()
         elif self._unknown_cookie is not None:
-            self._unknown_cookie = None
             data = self._session_not_found(revoked=False) if conf.PREVIOUS_ENGINE else {}
+            self._unknown_cookie = None
         else:
             data = {}
         self._session_cache = data
