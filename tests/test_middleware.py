@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.test import AsyncClient
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import HttpRequest, HttpResponse
+from django.test import AsyncClient, RequestFactory
 
+from qsessions.middleware import SessionMiddleware
 from qsessions.models import Session
 from tests.helpers import CHROME_UA, client_for, make_user, session_key_of
 
@@ -120,3 +124,65 @@ def test_corrupt_session_row_gives_an_empty_session_not_an_error(engine: str) ->
     caches["default"].clear()
     assert client.get("/read/").json()["user"] is None
     assert client.get("/write/?value=fresh").status_code == 200
+
+
+def _respond(middleware_class: type, store_class: type, cookie: str | None, view: Any) -> HttpResponse:
+    """``view(request)`` through ``middleware_class`` alone with ``store_class``, sending ``cookie`` (or none)."""
+    request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT=CHROME_UA)
+    if cookie is not None:
+        request.COOKIES[settings.SESSION_COOKIE_NAME] = cookie
+    middleware = middleware_class(view)
+    middleware.SessionStore = store_class
+    response: HttpResponse = middleware(request)
+    return response
+
+
+def _read(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(str(request.session.get("theme")))
+
+
+def _read_and_vary(request: HttpRequest) -> HttpResponse:
+    response = _read(request)
+    response["Vary"] = "Accept-Language"
+    return response
+
+
+def _read_and_vary_on_cookie(request: HttpRequest) -> HttpResponse:
+    response = _read(request)
+    response["Vary"] = "cookie"
+    return response
+
+
+def _ignore(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+@pytest.mark.parametrize("cookie", ["live", "unknown", None])
+@pytest.mark.parametrize("view", [_read, _read_and_vary, _read_and_vary_on_cookie, _ignore])
+def test_a_request_that_does_not_write_gets_the_headers_of_djangos_middleware(
+    engine: str, cookie: str | None, view: Any
+) -> None:
+    # Our middleware answers a request that does not write its session without Django's process_response:
+    # the Vary and Set-Cookie headers must still be Django's, to the letter.
+    headers = {}
+    for middleware_class, store_class in (
+        (DjangoSessionMiddleware, import_module("django.contrib.sessions.backends.cache").SessionStore),
+        (SessionMiddleware, import_module(engine).SessionStore),
+    ):
+        key = None
+        if cookie == "live":
+            # Ours: a session whose stored client is this request's, or the read would record the new one.
+            ours = middleware_class is SessionMiddleware
+            store = store_class(None, CHROME_UA, "203.0.113.7") if ours else store_class()
+            store["theme"] = "dark"
+            store.save()
+            key = store.session_key
+        elif cookie == "unknown":
+            key = "a" * 32
+        response = _respond(middleware_class, store_class, key, view)
+        headers[middleware_class] = (response.get("Vary"), response.cookies.get(settings.SESSION_COOKIE_NAME, ""))
+        if cookie == "live":
+            assert response.content == b"dark" if view is not _ignore else b"ok"
+    ours, djangos = headers[SessionMiddleware], headers[DjangoSessionMiddleware]
+    assert ours[0] == djangos[0]
+    assert str(ours[1]).split(";", 1)[0] == str(djangos[1]).split(";", 1)[0]
