@@ -76,11 +76,11 @@ test-matrix: $(STAMP)
 ## make bench: qsessions against Django's engines, django-qsessions 2.1.0 and django-user-sessions 2.0.0
 ## (SQLite + local memory, a few minutes); writes benchmarks/results/latest.md and latest.json
 bench:
-	$(PYTHON) benchmarks/run.py
+	$(PYTHON) benchmarks/run.py --aa
 
 ## make bench-full: the same, then PostgreSQL + Redis with the large scenarios (1,000,000-row clearsessions)
 bench-full:
-	$(PYTHON) benchmarks/run.py --full
+	$(PYTHON) benchmarks/run.py --full --aa
 
 ## make bench-load [LOAD_ARGS=...]: qsessions' engines against Django's of the same kind under load
 ## (cached_db, then the cache-only engine): gunicorn, PostgreSQL + Redis, about eight minutes; writes

@@ -67,6 +67,15 @@ CONTENDERS: list[dict[str, str]] = [
      "venv": "ours", "engine": "qsessions.backends.cache"},
 ]  # fmt: skip
 
+# --aa: a second process of each of Django's engines, measured like any contender: its ratio to Django is
+# what the harness gives when nothing differs (the noise floor of the run).
+AA_CONTENDERS: list[dict[str, str]] = [
+    {"id": "django-db-aa", "label": "Django db, second process (A/A)", "family": "django", "kind": "db",
+     "venv": "django", "engine": "django.contrib.sessions.backends.db"},
+    {"id": "django-cached_db-aa", "label": "Django cached_db, second process (A/A)", "family": "django",
+     "kind": "cached_db", "venv": "django", "engine": "django.contrib.sessions.backends.cached_db"},
+]  # fmt: skip
+
 SCENARIO_TITLES = {
     "anonymous": "Anonymous request, session untouched",
     "read": "Signed-in request reading the session",
@@ -127,6 +136,18 @@ def ensure_venvs(names: set[str]) -> dict[str, Path]:
 # -- running ------------------------------------------------------------------------------------------------
 
 
+def measuring_cpu() -> int | None:
+    """The one CPU every worker runs on (the last this process may use); None where that cannot be set.
+
+    Left to the scheduler, each worker lands on a core of its own relative to the database and cache
+    servers, and that placement, not the engine, moved a ratio on Redis by up to 0.2 between runs of the
+    same code. On one CPU, every contender is measured where every other is.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return max(os.sched_getaffinity(0))
+
+
 def run_worker(venv: Path, config: dict[str, Any], timeout: int) -> list[dict[str, Any]]:
     """A one-shot worker: every scenario of ``config`` in turn (used for clearsessions)."""
     command = [str(venv / "bin" / "python"), str(BENCH / "worker.py"), json.dumps(config)]
@@ -184,8 +205,9 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
         "workdir": str(workdir),
         "postgresql": {"host": args.pg_host, "port": args.pg_port, "user": args.pg_user},
         "redis_url": args.redis_url,
+        "cpu": measuring_cpu(),
     }
-    contenders = [c for c in CONTENDERS if not args.contenders or c["id"] in args.contenders]
+    contenders = chosen_contenders(args)
     rounds = args.rounds or 20
     started = time.monotonic()
     workers = [Worker(venvs[c["venv"]], {**base, "contender": c, "scenarios": plan, "round": 0}) for c in contenders]
@@ -282,7 +304,7 @@ def summarise(
     return {
         "setup": setup,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": {**machine(), "measuring_cpu": measuring_cpu()},
         "versions": versions,
         "rounds": rounds,
         "duration_s": round(seconds, 1),
@@ -392,8 +414,9 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             f"## {run['setup']} — {run['date']}",
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores ({m['os']}); Python {versions.get('python', m['python'])}, "
-            f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds, {run['duration_s']} s. "
-            "Times are medians over all rounds, spread p25"
+            f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds, {run['duration_s']} s"
+            + (f", every worker on CPU {m['measuring_cpu']}. " if m.get("measuring_cpu") is not None else ". ")
+            + "Times are medians over all rounds, spread p25"
             + DASH
             + "p75; ratios divide by the median of Django's engine of the same kind "
             "(db, cached_db or cache) and of django-qsessions 2.1.0 of the same kind, measured in the same "
@@ -442,6 +465,14 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def chosen_contenders(args: argparse.Namespace) -> list[dict[str, str]]:
+    chosen = [c for c in CONTENDERS if not args.contenders or c["id"] in args.contenders]
+    if args.aa:
+        kinds = {c["kind"] for c in chosen}
+        chosen += [c for c in AA_CONTENDERS if c["kind"] in kinds]
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also PostgreSQL + Redis and clearsessions")
@@ -456,9 +487,10 @@ def main() -> int:
     parser.add_argument("--pg-user", default=os.environ.get("QSESSIONS_BENCH_PG_USER", "postgres"))
     parser.add_argument("--redis-url", default=os.environ.get("QSESSIONS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"))
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update results/")
+    parser.add_argument("--aa", action="store_true", help="add a second process of Django's engines (A/A)")
     args = parser.parse_args()
 
-    contenders = [c for c in CONTENDERS if not args.contenders or c["id"] in args.contenders]
+    contenders = chosen_contenders(args)
     venvs = ensure_venvs({c["venv"] for c in contenders})
     setups = ([] if args.full and args.skip_quick else ["sqlite-locmem"]) + (["postgresql-redis"] if args.full else [])
     RESULTS.mkdir(parents=True, exist_ok=True)

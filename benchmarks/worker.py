@@ -727,16 +727,24 @@ def profile(users: dict[str, Any], scenario: str, spec: dict[str, Any]) -> None:
     stats.sort_stats("tottime").print_stats(25)
 
 
+def pin(config: dict[str, Any]) -> None:
+    """Run on the CPU the orchestrator chose for every worker (run.py's measuring_cpu)."""
+    if config.get("cpu") is not None:
+        os.sched_setaffinity(0, {config["cpu"]})
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--clear"]:
         clear_child(json.loads(argv[1]))
         return 0
     if argv[:1] == ["--serve"]:
         config = json.loads(argv[1])
+        pin(config)
         os.chdir(config["workdir"])
         serve(config)
         return 0
     config = json.loads(argv[0])
+    pin(config)
     os.chdir(config["workdir"])
     run(config)
     return 0

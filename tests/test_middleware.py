@@ -172,8 +172,8 @@ def test_a_request_that_does_not_write_gets_the_headers_of_djangos_middleware(
         key = None
         if cookie == "live":
             # Ours: a session whose stored client is this request's, or the read would record the new one.
-            ours = middleware_class is SessionMiddleware
-            store = store_class(None, CHROME_UA, "203.0.113.7") if ours else store_class()
+            is_ours = middleware_class is SessionMiddleware
+            store = store_class(None, CHROME_UA, "203.0.113.7") if is_ours else store_class()
             store["theme"] = "dark"
             store.save()
             key = store.session_key
@@ -182,7 +182,7 @@ def test_a_request_that_does_not_write_gets_the_headers_of_djangos_middleware(
         response = _respond(middleware_class, store_class, key, view)
         headers[middleware_class] = (response.get("Vary"), response.cookies.get(settings.SESSION_COOKIE_NAME, ""))
         if cookie == "live":
-            assert response.content == b"dark" if view is not _ignore else b"ok"
+            assert response.content == (b"ok" if view is _ignore else b"dark")
     ours, djangos = headers[SessionMiddleware], headers[DjangoSessionMiddleware]
     assert ours[0] == djangos[0]
     assert str(ours[1]).split(";", 1)[0] == str(djangos[1]).split(";", 1)[0]

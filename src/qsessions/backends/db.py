@@ -166,7 +166,6 @@ class RowUpdate:
             return int(cursor.rowcount)
 
 
-
 def _timestamp(value: datetime.datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
