@@ -25,7 +25,6 @@ from qsessions import cache as entries
 from qsessions import session_index
 from qsessions.backends.db import SessionStore as DatabaseStore
 from qsessions.cache import KEY_PREFIX, REVOKED_SESSION, Found, SessionRow, make_entry
-from qsessions.client import AnyClient
 from qsessions.models import user_id_from_session_data
 
 __all__ = ["KEY_PREFIX", "SessionStore"]
@@ -38,18 +37,6 @@ class SessionStore(DatabaseStore):
     cache_key_prefix: ClassVar[str] = KEY_PREFIX
     caches_sessions: ClassVar[bool] = True
     cache_only: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        session_key: str | None = None,
-        user_agent: str | None = None,
-        ip: str | None = None,
-        client_hints: dict[str, Any] | None = None,
-        *,
-        client: AnyClient | None = None,
-    ) -> None:
-        self._cache = entries.session_cache()
-        super().__init__(session_key, user_agent, ip, client_hints, client=client)
 
     @property
     def cache_key(self) -> str:

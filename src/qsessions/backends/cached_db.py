@@ -8,14 +8,11 @@ import time
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.core.cache import caches
 from django.db import router, transaction
 
 from qsessions import cache as entries
 from qsessions.backends.db import SessionStore as DatabaseStore
 from qsessions.cache import KEY_PREFIX, REVOKED, REVOKED_SESSION, STALE, UNTRUSTED, Found, SessionRow, make_entry
-from qsessions.client import AnyClient
-from qsessions.conf import conf
 
 __all__ = ["KEY_PREFIX", "SessionStore"]
 
@@ -23,18 +20,6 @@ __all__ = ["KEY_PREFIX", "SessionStore"]
 class SessionStore(DatabaseStore):
     cache_key_prefix: ClassVar[str] = KEY_PREFIX
     caches_sessions: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        session_key: str | None = None,
-        user_agent: str | None = None,
-        ip: str | None = None,
-        client_hints: dict[str, Any] | None = None,
-        *,
-        client: AnyClient | None = None,
-    ) -> None:
-        self._cache = caches[conf.session_cache_alias]  # as Django's cached_db names it
-        super().__init__(session_key, user_agent, ip, client_hints, client=client)
 
     @property
     def cache_key(self) -> str:

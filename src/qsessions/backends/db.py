@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
+from django.core.cache import BaseCache, caches
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Field
 from django.utils import timezone
@@ -192,6 +193,7 @@ class SessionStore(DjangoDatabaseStore):
         model: type[Session]
         _session: dict[str, Any]
         _session_cache: dict[str, Any]
+        _cache: BaseCache  # set when caches_sessions
 
         def _get_or_create_session_key(self) -> str: ...
         async def _aget_or_create_session_key(self) -> str: ...
@@ -206,11 +208,14 @@ class SessionStore(DjangoDatabaseStore):
         client: AnyClient | None = None,
     ) -> None:
         # SessionBase.__init__ (Django's db store adds nothing to it), except that the serializer class is
-        # looked up once per SESSION_SERIALIZER rather than imported by name for every request's store.
+        # looked up once per SESSION_SERIALIZER rather than imported by name for every request's store;
+        # a store that keeps sessions in the cache (caches_sessions) takes its cache here too.
         self._session_key = session_key
         self.accessed = False
         self.modified = False
         self.serializer = conf.session_serializer
+        if self.caches_sessions:
+            self._cache = caches[conf.session_cache_alias]  # as Django's cached_db names it
         if session_key is not None and self.session_key is None:
             self._unknown_cookie = session_key
         if client is None and (user_agent is not None or ip is not None or client_hints is not None):
