@@ -67,12 +67,12 @@ CONTENDERS: list[dict[str, str]] = [
      "venv": "ours", "engine": "qsessions.backends.cache"},
 ]  # fmt: skip
 
-# --aa: a second process of each of Django's engines, measured like any contender: its ratio to Django is
-# what the harness gives when nothing differs (the noise floor of the run).
+# --aa: each of Django's engines once more, in processes of its own, measured like any contender: its ratio
+# to Django is what the harness gives when nothing differs (the noise floor of the run).
 AA_CONTENDERS: list[dict[str, str]] = [
-    {"id": "django-db-aa", "label": "Django db, second process (A/A)", "family": "django", "kind": "db",
+    {"id": "django-db-aa", "label": "Django db again (A/A)", "family": "django", "kind": "db",
      "venv": "django", "engine": "django.contrib.sessions.backends.db"},
-    {"id": "django-cached_db-aa", "label": "Django cached_db, second process (A/A)", "family": "django",
+    {"id": "django-cached_db-aa", "label": "Django cached_db again (A/A)", "family": "django",
      "kind": "cached_db", "venv": "django", "engine": "django.contrib.sessions.backends.cached_db"},
 ]  # fmt: skip
 
@@ -158,17 +158,24 @@ def run_worker(venv: Path, config: dict[str, Any], timeout: int) -> list[dict[st
 
 
 class Worker:
-    """A serving worker (worker.py --serve): set up once, then one scenario command at a time."""
+    """A serving worker (worker.py --serve): set up once, then one scenario command at a time.
+
+    Started at construction; ``ready()`` waits for the end of its set-up (its ``_meta`` line).
+    """
 
     def __init__(self, venv: Path, config: dict[str, Any]) -> None:
         self.id = config["contender"]["id"]
-        self.stderr_path = Path(config["workdir"]) / f"{self.id}.stderr"
+        self.stderr_path = Path(config["workdir"]) / f"{self.id}-{config['process']}.stderr"
         self.stderr = self.stderr_path.open("w")
         command = [str(venv / "bin" / "python"), str(BENCH / "worker.py"), "--serve", json.dumps(config)]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1
         )
+        self.meta: dict[str, Any] = {}
+
+    def ready(self) -> dict[str, Any]:
         self.meta = self._read()
+        return self.meta
 
     def _read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -210,42 +217,59 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
     contenders = chosen_contenders(args)
     rounds = args.rounds or 20
     started = time.monotonic()
-    workers = [Worker(venvs[c["venv"]], {**base, "contender": c, "scenarios": plan, "round": 0}) for c in contenders]
-    lines = [worker.meta for worker in workers]
-    skip: set[tuple[str, str]] = set()  # (contender, scenario) found not applicable
+    # Several processes per contender (--processes), started in turns whose order rotates, so that what
+    # one process draws (its memory layout, its hash seed, its place in the start order) is averaged
+    # over several, as for every other contender. Round r of a contender runs in its process r mod n.
+    processes = max(1, args.processes)
+    pools: dict[str, list[Worker]] = {c["id"]: [] for c in contenders}
+    all_workers: list[Worker] = []
     try:
+        for index in range(processes):
+            shift = index % len(contenders)
+            for c in contenders[shift:] + contenders[:shift]:
+                config = {**base, "contender": c, "scenarios": plan, "round": 0, "process": index}
+                worker = Worker(venvs[c["venv"]], config)
+                pools[c["id"]].append(worker)
+                all_workers.append(worker)
+        for worker in all_workers:
+            worker.ready()  # every set-up done (each clears the shared cache) before anything is measured
+        lines = [pools[c["id"]][0].meta for c in contenders]
+        skip: set[tuple[str, str]] = set()  # (contender, scenario) found not applicable
         for name, spec in plan.items():
-            for worker in workers:
+            for worker in all_workers:
                 if spec["warmup"]:
                     worker.ask(scenario=name, iterations=spec["warmup"])
         for round_number in range(rounds):
             for position, (name, spec) in enumerate(plan.items()):
                 # Rotate the order every scenario and round, so no contender always runs first or last.
-                shift = (round_number + position) % len(workers)
-                for worker in workers[shift:] + workers[:shift]:
-                    if (worker.id, name) in skip:
+                shift = (round_number + position) % len(contenders)
+                for c in contenders[shift:] + contenders[:shift]:
+                    if (c["id"], name) in skip:
                         continue
-                    line = worker.ask(scenario=name, iterations=spec["iterations"], round=round_number)
+                    pool = pools[c["id"]]
+                    line = pool[round_number % len(pool)].ask(
+                        scenario=name, iterations=spec["iterations"], round=round_number
+                    )
                     lines.append(line)
                     if "not_applicable" in line:
-                        skip.add((worker.id, name))
+                        skip.add((c["id"], name))
             print(f"[bench] {setup}: round {round_number + 1}/{rounds} done, {time.monotonic() - started:.0f}s",
                   flush=True)  # fmt: skip
         for name in plan:
-            for worker in workers:
-                if (worker.id, name) not in skip:
-                    lines.append(worker.ask(scenario=name, iterations=1, count=True, round=rounds))
+            for c in contenders:
+                if (c["id"], name) not in skip:
+                    lines.append(pools[c["id"]][0].ask(scenario=name, iterations=1, count=True, round=rounds))
     finally:
-        for worker in workers:
+        for worker in all_workers:
             worker.close()
     if mode == "full" and args.clear_rows and (not args.only or "clearsessions" in args.only):
-        for contender in contenders:
+        for contender in (c for c in contenders if c not in AA_CONTENDERS):  # one clearsessions each is enough
             config = {**base, "contender": contender, "scenarios": {"clearsessions": {"rows": args.clear_rows}},
-                      "round": 0}  # fmt: skip
+                      "round": 0, "process": 0}  # fmt: skip
             t0 = time.monotonic()
             lines += run_worker(venvs[contender["venv"]], config, timeout=3600)
             print(f"[bench] {setup} clearsessions {contender['id']}: {time.monotonic() - t0:.1f}s", flush=True)
-    return summarise(setup, contenders, lines, rounds, time.monotonic() - started)
+    return summarise(setup, contenders, lines, rounds, processes, time.monotonic() - started)
 
 
 # -- summarising -----------------------------------------------------------------------------------------
@@ -260,7 +284,12 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def summarise(
-    setup: str, contenders: list[dict[str, str]], lines: list[dict[str, Any]], rounds: int, seconds: float
+    setup: str,
+    contenders: list[dict[str, str]],
+    lines: list[dict[str, Any]],
+    rounds: int,
+    processes: int,
+    seconds: float,
 ) -> dict[str, Any]:
     meta = [line for line in lines if line["scenario"] == "_meta"]
     results: dict[str, dict[str, Any]] = {}
@@ -307,6 +336,7 @@ def summarise(
         "machine": {**machine(), "measuring_cpu": measuring_cpu()},
         "versions": versions,
         "rounds": rounds,
+        "processes": processes,
         "duration_s": round(seconds, 1),
         "contenders": contenders,
         "results": results,
@@ -414,7 +444,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             f"## {run['setup']} — {run['date']}",
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores ({m['os']}); Python {versions.get('python', m['python'])}, "
-            f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds, {run['duration_s']} s"
+            f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds in "
+            f"{run.get('processes', 1)} processes per contender, {run['duration_s']} s"
             + (f", every worker on CPU {m['measuring_cpu']}. " if m.get("measuring_cpu") is not None else ". ")
             + "Times are medians over all rounds, spread p25"
             + DASH
@@ -487,7 +518,8 @@ def main() -> int:
     parser.add_argument("--pg-user", default=os.environ.get("QSESSIONS_BENCH_PG_USER", "postgres"))
     parser.add_argument("--redis-url", default=os.environ.get("QSESSIONS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"))
     parser.add_argument("--no-write", action="store_true", help="print the table, do not update results/")
-    parser.add_argument("--aa", action="store_true", help="add a second process of Django's engines (A/A)")
+    parser.add_argument("--aa", action="store_true", help="measure Django's engines twice (A/A)")
+    parser.add_argument("--processes", type=int, default=3, help="worker processes per contender (default 3)")
     args = parser.parse_args()
 
     contenders = chosen_contenders(args)

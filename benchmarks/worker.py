@@ -46,7 +46,7 @@ FAMILIES = {
 
 
 def database_settings(config: dict[str, Any], test_name: str | None = None) -> dict[str, Any]:
-    name = f"qs_bench_{config['contender']['id'].replace('-', '_')}"
+    name = f"qs_bench_{config['contender']['id'].replace('-', '_')}_{config.get('process', 0)}"
     if config["db"] == "sqlite":
         path = str(Path(config["workdir"]) / f"{name}.sqlite3")
         return {
