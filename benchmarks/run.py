@@ -91,6 +91,10 @@ SCENARIO_TITLES = {
 }
 
 
+# Scenarios of one request or one store call, run by every contender: the per-request targets.
+REQUEST_SCENARIOS = frozenset({"anonymous", "read", "write", "login", "ip_change", "store_save"})
+
+
 def scenarios(mode: str, sizes: int) -> dict[str, dict[str, int]]:
     """Per scenario: iterations per round, warm-up iterations (before round 1), and the data size."""
     many = 40 if mode == "quick" else 60
@@ -199,30 +203,26 @@ class Worker:
         self.stderr.close()
 
 
-def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> dict[str, Any]:
-    mode = "quick" if setup == "sqlite-locmem" else "full"
-    plan = scenarios(mode, args.sizes)
-    if args.only:
-        plan = {name: spec for name, spec in plan.items() if name in args.only}
-    workdir = CACHE / "work"
-    workdir.mkdir(parents=True, exist_ok=True)
-    base: dict[str, Any] = {
-        "db": "sqlite" if setup == "sqlite-locmem" else "postgresql",
-        "cache": "locmem" if setup == "sqlite-locmem" else "redis",
-        "workdir": str(workdir),
-        "postgresql": {"host": args.pg_host, "port": args.pg_port, "user": args.pg_user},
-        "redis_url": args.redis_url,
-        "cpu": measuring_cpu(),
-    }
-    contenders = chosen_contenders(args)
-    rounds = args.rounds or 20
-    started = time.monotonic()
-    # Several processes per contender (--processes), started in turns whose order rotates, so that what
-    # one process draws (its memory layout, its hash seed, its place in the start order) is averaged
-    # over several, as for every other contender. Round r of a contender runs in its process r mod n.
-    processes = max(1, args.processes)
+def measure(
+    setup: str,
+    plan: dict[str, dict[str, int]],
+    base: dict[str, Any],
+    contenders: list[dict[str, str]],
+    venvs: dict[str, Path],
+    rounds: int,
+    processes: int,
+    started: float,
+    with_meta: bool,
+) -> list[dict[str, Any]]:
+    """The rounds of ``plan``'s scenarios, in ``processes`` fresh workers per contender; their result lines.
+
+    Several processes per contender, started in turns whose order rotates, so that what one process draws
+    (its memory layout, its hash seed, its place in the start order) is averaged over several, as for
+    every other contender. Round r of a contender runs in its process r mod n.
+    """
     pools: dict[str, list[Worker]] = {c["id"]: [] for c in contenders}
     all_workers: list[Worker] = []
+    lines: list[dict[str, Any]] = []
     try:
         for index in range(processes):
             shift = index % len(contenders)
@@ -233,7 +233,8 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
                 all_workers.append(worker)
         for worker in all_workers:
             worker.ready()  # every set-up done (each clears the shared cache) before anything is measured
-        lines = [pools[c["id"]][0].meta for c in contenders]
+        if with_meta:
+            lines += [pools[c["id"]][0].meta for c in contenders]
         skip: set[tuple[str, str]] = set()  # (contender, scenario) found not applicable
         for name, spec in plan.items():
             for worker in all_workers:
@@ -253,8 +254,8 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
                     lines.append(line)
                     if "not_applicable" in line:
                         skip.add((c["id"], name))
-            print(f"[bench] {setup}: round {round_number + 1}/{rounds} done, {time.monotonic() - started:.0f}s",
-                  flush=True)  # fmt: skip
+            print(f"[bench] {setup}: {', '.join(plan)}: round {round_number + 1}/{rounds} done, "
+                  f"{time.monotonic() - started:.0f}s", flush=True)  # fmt: skip
         for name in plan:
             for c in contenders:
                 if (c["id"], name) not in skip:
@@ -262,6 +263,37 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
     finally:
         for worker in all_workers:
             worker.close()
+    return lines
+
+
+def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> dict[str, Any]:
+    mode = "quick" if setup == "sqlite-locmem" else "full"
+    plan = scenarios(mode, args.sizes)
+    if args.only:
+        plan = {name: spec for name, spec in plan.items() if name in args.only}
+    workdir = CACHE / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    base: dict[str, Any] = {
+        "db": "sqlite" if setup == "sqlite-locmem" else "postgresql",
+        "cache": "locmem" if setup == "sqlite-locmem" else "redis",
+        "workdir": str(workdir),
+        "postgresql": {"host": args.pg_host, "port": args.pg_port, "user": args.pg_user},
+        "redis_url": args.redis_url,
+        "cpu": measuring_cpu(),
+    }
+    contenders = chosen_contenders(args)
+    rounds = args.rounds or 20
+    processes = max(1, args.processes)
+    started = time.monotonic()
+    lines: list[dict[str, Any]] = []
+    # The requests first, in workers that run nothing else; then the bulk scenarios in workers of their own.
+    # Several of those (the admin of 1,000 sessions, "Your sessions") exist for some contenders only, and
+    # what they leave in a process (garbage, filled caches) would slow that contender's requests alone.
+    requests = {name: spec for name, spec in plan.items() if name in REQUEST_SCENARIOS}
+    bulk = {name: spec for name, spec in plan.items() if name not in REQUEST_SCENARIOS}
+    for part in (requests, bulk):
+        if part:
+            lines += measure(setup, part, base, contenders, venvs, rounds, processes, started, with_meta=not lines)
     if mode == "full" and args.clear_rows and (not args.only or "clearsessions" in args.only):
         for contender in (c for c in contenders if c not in AA_CONTENDERS):  # one clearsessions each is enough
             config = {**base, "contender": contender, "scenarios": {"clearsessions": {"rows": args.clear_rows}},
