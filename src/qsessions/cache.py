@@ -42,6 +42,8 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.signals import setting_changed
 
+from qsessions.conf import conf
+
 # Cache keys: django-qsessions 2.x's prefix for entries, so that old entries are found (and replaced).
 KEY_PREFIX = "qsessions.q_cached_db"
 REVOKED_PREFIX = "qsr:"  # revocation marks of the cache-only engine
@@ -232,7 +234,7 @@ async def afill(cache: BaseCache, session_key: str, entry: tuple[Any, ...], time
 
 def session_cache() -> BaseCache:
     """The cache sessions are kept in (SESSION_CACHE_ALIAS)."""
-    return caches[settings.SESSION_CACHE_ALIAS]
+    return caches[conf.session_cache_alias]
 
 
 # -- eviction --------------------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from qsessions import cache as entries
 from qsessions import session_index
 from qsessions.cache import Found, moment, read_entry
+from qsessions.conf import conf
 from qsessions.described import DeviceAndPlace
 from qsessions.models import Session, make_public_id
 from qsessions.signals import session_revoked
@@ -87,7 +87,7 @@ class CachedSession(DeviceAndPlace):
 
 
 def _alias() -> str:
-    return str(settings.SESSION_CACHE_ALIAS)
+    return conf.session_cache_alias
 
 
 def _read(keys: list[str]) -> dict[str, Found | str]:

@@ -86,7 +86,10 @@ def find(cookie: str, key: str | None, decode: Callable[[str], dict[str, Any]], 
     if old.signed_cookie:
         try:
             data = signing.loads(
-                cookie, max_age=settings.SESSION_COOKIE_AGE, salt=SIGNED_COOKIES_SALT, serializer=_serializer()
+                cookie,
+                max_age=settings.SESSION_COOKIE_AGE,
+                salt=SIGNED_COOKIES_SALT,
+                serializer=conf.session_serializer,
             )
         except Exception:  # forged, expired, or not a signed cookie at all: no session
             return None
@@ -114,12 +117,6 @@ def find(cookie: str, key: str | None, decode: Callable[[str], dict[str, Any]], 
         logger.exception("qsessions could not read the previous engine's cache")
         return None
     return Found(data, None, same_key=True) if isinstance(data, dict) and data else None
-
-
-def _serializer() -> Any:
-    from django.utils.module_loading import import_string
-
-    return import_string(settings.SESSION_SERIALIZER)
 
 
 def take(key: str, keep: bool, using: str) -> bool:

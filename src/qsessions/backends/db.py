@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Field
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY, lifecycle, previous
-from qsessions.cache import SessionRow, moment
+from qsessions.cache import SessionRow, moment, session_cache
 from qsessions.client import (
     AnyClient,
     GivenClient,
@@ -215,7 +215,7 @@ class SessionStore(DjangoDatabaseStore):
         self.modified = False
         self.serializer = conf.session_serializer
         if self.caches_sessions:
-            self._cache = caches[conf.session_cache_alias]  # as Django's cached_db names it
+            self._cache = session_cache()  # SESSION_CACHE_ALIAS, as Django's cached_db names it
         if session_key is not None and self.session_key is None:
             self._unknown_cookie = session_key
         if client is None and (user_agent is not None or ip is not None or client_hints is not None):
