@@ -3,11 +3,12 @@
 Creates one virtualenv per contender family under .cache/bench/venvs/ (django-qsessions and qsessions
 share the module name, so they cannot live together) and starts one worker (benchmarks/worker.py
 --serve) per contender in its virtualenv. Each worker sets up its own Django site and database once;
-then, round after round, every scenario is sent to every contender in turn (in a rotating order), a few
-dozen operations at a time, so that the drift of a shared machine affects all contenders alike. Samples
-of all rounds are pooled per contender and scenario; results are medians with the interquartile range,
-and ratios against Django's engine of the same kind (db vs db, cached_db vs cached_db) and against
-django-qsessions 2.1.0, measured in the same run.
+then, round after round, every scenario is sent to every contender in turn (in a balanced order, see
+balanced_orders()), a few dozen operations at a time, so that the drift of a shared machine affects all
+contenders alike. Samples of all rounds are pooled per contender and scenario for the medians and
+interquartile ranges; the ratios against Django's engine of the same kind (db vs db, cached_db vs
+cached_db) and against django-qsessions 2.1.0 are paired by round (see paired_ratio()), measured in the
+same run.
 
     python benchmarks/run.py                 quick: SQLite file + local memory cache
     python benchmarks/run.py --full          quick run, then PostgreSQL + Redis with the large scenarios
@@ -97,7 +98,7 @@ REQUEST_SCENARIOS = frozenset({"anonymous", "read", "write", "login", "ip_change
 
 def scenarios(mode: str, sizes: int) -> dict[str, dict[str, int]]:
     """Per scenario: iterations per round, warm-up iterations (before round 1), and the data size."""
-    many = 40 if mode == "quick" else 60
+    many = 20 if mode == "quick" else 30
     return {
         "anonymous": {"iterations": many, "warmup": 20},
         "read": {"iterations": many, "warmup": 20},
@@ -203,6 +204,37 @@ class Worker:
         self.stderr.close()
 
 
+def balanced_orders(count: int) -> list[list[int]]:
+    """Orders of ``count`` contenders in which each one runs right after each other one equally often.
+
+    With the order only rotating, each contender always ran right after the same other one: Django's
+    cached_db right after its A/A twin, and the twin measured 4 to 7 percent slower than it on Redis in
+    four runs (2026-12-07). A balanced Latin square (Williams' design) gives every contender every
+    predecessor and every position alike: ``count`` orders when ``count`` is even, twice as many (each
+    also reversed) when odd. (It did not remove that gap alone; paired ratios did, see paired_ratio().)
+    """
+    if count < 2:
+        return [list(range(count))]
+    # The first order runs 0, 1, n-1, 2, n-2, ...; the others add 1, 2, ... to each (mod n).
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        first.append(low)
+        low += 1
+        if len(first) < count:
+            first.append(high)
+            high -= 1
+    orders = [[(value + shift) % count for value in first] for shift in range(count)]
+    if count % 2:
+        orders += [order[::-1] for order in orders]
+    return orders
+
+
+def default_rounds(contenders: int, at_least: int) -> int:
+    """Whole cycles of the balanced orders, at least ``at_least`` rounds."""
+    cycle = len(balanced_orders(contenders))
+    return cycle * -(-at_least // cycle)
+
+
 def measure(
     setup: str,
     plan: dict[str, dict[str, int]],
@@ -240,11 +272,12 @@ def measure(
             for worker in all_workers:
                 if spec["warmup"]:
                     worker.ask(scenario=name, iterations=spec["warmup"])
+        orders = balanced_orders(len(contenders))
         for round_number in range(rounds):
             for position, (name, spec) in enumerate(plan.items()):
-                # Rotate the order every scenario and round, so no contender always runs first or last.
-                shift = (round_number + position) % len(contenders)
-                for c in contenders[shift:] + contenders[:shift]:
+                # Over the rounds, each scenario runs in every balanced order once per cycle: no contender
+                # always runs first, last, or right after the same other one.
+                for c in (contenders[i] for i in orders[(round_number + position) % len(orders)]):
                     if (c["id"], name) in skip:
                         continue
                     pool = pools[c["id"]]
@@ -282,7 +315,10 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
         "cpu": measuring_cpu(),
     }
     contenders = chosen_contenders(args)
-    rounds = args.rounds or 20
+    # Requests: many short rounds, each a pair of blocks close in time (see paired_ratio()). The bulk
+    # scenarios run one operation per round, each a second or more: half as many rounds suffice.
+    rounds = args.rounds or default_rounds(len(contenders), 36)
+    bulk_rounds = args.rounds or default_rounds(len(contenders), 18)
     processes = max(1, args.processes)
     started = time.monotonic()
     lines: list[dict[str, Any]] = []
@@ -291,9 +327,9 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
     # what they leave in a process (garbage, filled caches) would slow that contender's requests alone.
     requests = {name: spec for name, spec in plan.items() if name in REQUEST_SCENARIOS}
     bulk = {name: spec for name, spec in plan.items() if name not in REQUEST_SCENARIOS}
-    for part in (requests, bulk):
+    for part, part_rounds in ((requests, rounds), (bulk, bulk_rounds)):
         if part:
-            lines += measure(setup, part, base, contenders, venvs, rounds, processes, started, with_meta=not lines)
+            lines += measure(setup, part, base, contenders, venvs, part_rounds, processes, started, with_meta=not lines)
     if mode == "full" and args.clear_rows and (not args.only or "clearsessions" in args.only):
         for contender in (c for c in contenders if c not in AA_CONTENDERS):  # one clearsessions each is enough
             config = {**base, "contender": contender, "scenarios": {"clearsessions": {"rows": args.clear_rows}},
@@ -301,7 +337,7 @@ def run_config(args: argparse.Namespace, setup: str, venvs: dict[str, Path]) -> 
             t0 = time.monotonic()
             lines += run_worker(venvs[contender["venv"]], config, timeout=3600)
             print(f"[bench] {setup} clearsessions {contender['id']}: {time.monotonic() - t0:.1f}s", flush=True)
-    return summarise(setup, contenders, lines, rounds, processes, time.monotonic() - started)
+    return summarise(setup, contenders, lines, rounds, bulk_rounds, processes, time.monotonic() - started)
 
 
 # -- summarising -----------------------------------------------------------------------------------------
@@ -315,11 +351,31 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def paired_ratio(
+    blocks: dict[int, tuple[float, float | None]], reference: dict[int, tuple[float, float | None]], index: int
+) -> float | None:
+    """The median, over the rounds both ran, of a contender's block median over the reference's.
+
+    The machine drifts between fast and slow spells lasting a few rounds (a shared virtual machine's
+    neighbours): pooling every sample, a contender with more of its blocks in slow spells than the
+    reference measured slower although nothing differed (Django against itself: 0.90 to 1.05 times in five
+    runs of 2026-12-07). Within one round both run within a second, so each round's ratio cancels
+    the spell, and the median of those ratios resists the block that a neighbour disturbed.
+    """
+    ratios = []
+    for round_number, values in blocks.items():
+        other = reference.get(round_number)
+        if other is not None and values[index] and other[index]:
+            ratios.append(values[index] / other[index])  # type: ignore[operator]
+    return statistics.median(ratios) if ratios else None
+
+
 def summarise(
     setup: str,
     contenders: list[dict[str, str]],
     lines: list[dict[str, Any]],
     rounds: int,
+    bulk_rounds: int,
     processes: int,
     seconds: float,
 ) -> dict[str, Any]:
@@ -334,6 +390,13 @@ def summarise(
             continue
         entry["samples_ns"] += line.get("samples_ns", [])
         entry["cpu_ns"] += line.get("cpu_ns", [])
+        if line.get("samples_ns") and not line.get("count"):
+            # Each block's median, by round: what the ratios pair (see paired_ratio()).
+            blocks = entry.setdefault("blocks", {})
+            blocks[line["round"]] = (
+                statistics.median(line["samples_ns"]),
+                statistics.median(line["cpu_ns"]) if line.get("cpu_ns") else None,
+            )
         for key in ("queries", "cache_ops", "peak_rss_mb", "baseline_rss_mb", "remaining_rows", "rows", "size"):
             if key in line:
                 entry[key] = line[key]
@@ -357,10 +420,12 @@ def summarise(
                 (f"dqs-{kinds[contender_id]}", "vs_dqs"),
             ):
                 other = by_contender.get(reference, {})
-                if "median_ms" in entry and "median_ms" in other:
-                    entry[key] = entry["median_ms"] / other["median_ms"]
-                if entry.get("cpu_median_ms") and other.get("cpu_median_ms"):
-                    entry[key + "_cpu"] = entry["cpu_median_ms"] / other["cpu_median_ms"]
+                for suffix, index in (("", 0), ("_cpu", 1)):
+                    ratio = paired_ratio(entry.get("blocks", {}), other.get("blocks", {}), index)
+                    if ratio is not None:
+                        entry[key + suffix] = ratio
+        for entry in by_contender.values():
+            entry.pop("blocks", None)
     versions = {line["contender"]: line["versions"] for line in meta}
     return {
         "setup": setup,
@@ -368,6 +433,7 @@ def summarise(
         "machine": {**machine(), "measuring_cpu": measuring_cpu()},
         "versions": versions,
         "rounds": rounds,
+        "bulk_rounds": bulk_rounds,
         "processes": processes,
         "duration_s": round(seconds, 1),
         "contenders": contenders,
@@ -476,15 +542,17 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             f"## {run['setup']} — {run['date']}",
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores ({m['os']}); Python {versions.get('python', m['python'])}, "
-            f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds in "
-            f"{run.get('processes', 1)} processes per contender, {run['duration_s']} s"
+            f"Django {versions.get('django', '?')}. {run['rounds']} interleaved rounds of the requests"
+            + (f" ({run['bulk_rounds']} of the bulk scenarios)" if run.get("bulk_rounds") else "")
+            + f" in balanced orders, {run.get('processes', 1)} processes per contender, {run['duration_s']} s"
             + (f", every worker on CPU {m['measuring_cpu']}. " if m.get("measuring_cpu") is not None else ". ")
             + "Times are medians over all rounds, spread p25"
             + DASH
-            + "p75; ratios divide by the median of Django's engine of the same kind "
-            "(db, cached_db or cache) and of django-qsessions 2.1.0 of the same kind, measured in the same "
-            "run (< 1 is faster). *CPU ms* is the CPU time of the measuring process (our code's cost, hardly "
-            "moved by other processes, without the database and cache servers' time); the targets use its ratio. "
+            + "p75. Ratios are paired: each round's median over the median of Django's engine of the same "
+            "kind (db, cached_db or cache), or of django-qsessions 2.1.0 of the same kind, in that round; the "
+            "tables show the median of those ratios over the rounds (< 1 is faster). *CPU ms* is the CPU time "
+            "of the measuring process (our code's cost, hardly moved by other processes, without the database "
+            "and cache servers' time); the targets use its ratio. "
             "Queries and cache calls are those of one operation.",
             "",
         ]
@@ -539,7 +607,9 @@ def chosen_contenders(args: argparse.Namespace) -> list[dict[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also PostgreSQL + Redis and clearsessions")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 20)")
+    parser.add_argument(
+        "--rounds", type=int, help="interleaved rounds (default: whole cycles of the balanced orders, 36 or more)"
+    )
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--contenders", nargs="*", help="contender ids to run")
     parser.add_argument("--sizes", type=int, default=1000, help="sessions for the admin and revoke scenarios")
