@@ -358,8 +358,8 @@ def paired_ratio(
 
     The machine drifts between fast and slow spells lasting a few rounds (a shared virtual machine's
     neighbours): pooling every sample, a contender with more of its blocks in slow spells than the
-    reference measured slower although nothing differed (Django against itself: 0.90 to 1.05 times in five
-    runs of 2026-12-07). Within one round both run within a second, so each round's ratio cancels
+    reference measured slower although nothing differed (Django against itself: 0.90 to 1.07 times in
+    thirteen runs of 2026-12-07). Within one round both run within a second, so each round's ratio cancels
     the spell, and the median of those ratios resists the block that a neighbour disturbed.
     """
     ratios = []

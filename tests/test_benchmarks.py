@@ -153,3 +153,54 @@ def test_the_cache_only_engine_scenarios_on_redis(tmp_path: Path) -> None:
     # The admin's list of one user's sessions: the index and the entries, whatever their number.
     assert len(lines["admin_changelist"]["samples_ns"]) == 1
     assert lines["admin_changelist"]["cache_ops"] == {"get_many": 2, "redis ZRANGEBYSCORE": 1}
+
+
+# -- the orchestrator's design (benchmarks/run.py, standard library only) -----------------------------------
+
+
+def _orchestrator() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", WORKER.parent / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 11, 13])
+def test_every_contender_runs_after_every_other_and_in_every_position_equally_often(count: int) -> None:
+    orders = _orchestrator().balanced_orders(count)
+    assert all(sorted(order) == list(range(count)) for order in orders)
+    followers: dict[tuple[int, int], int] = {}
+    positions: dict[tuple[int, int], int] = {}
+    for order in orders:
+        for position, contender in enumerate(order):
+            positions[contender, position] = positions.get((contender, position), 0) + 1
+        for before, after in zip(order, order[1:]):
+            followers[before, after] = followers.get((before, after), 0) + 1
+    assert len(followers) == count * (count - 1)  # every ordered pair of two contenders
+    assert len(set(followers.values())) == 1
+    assert len(positions) == count * count and len(set(positions.values())) == 1
+
+
+def test_the_default_rounds_are_whole_cycles_of_the_orders() -> None:
+    run = _orchestrator()
+    assert run.default_rounds(11, 36) == 44  # make bench --aa: 22 orders per cycle
+    assert run.default_rounds(4, 36) == 36
+    assert run.default_rounds(11, 18) == 22
+
+
+def test_ratios_pair_each_round_with_the_reference_in_that_round() -> None:
+    paired_ratio = _orchestrator().paired_ratio
+    # The same engine twice, by round: both slow in round 2 (a slow spell of the machine), the twin alone
+    # slow in round 1 (a neighbour disturbed its block). Pooled, the twin's median (200) would be twice the
+    # reference's (100); paired, it is 1.
+    reference = {0: (100.0, 90.0), 1: (100.0, 90.0), 2: (200.0, 180.0)}
+    twin = {0: (100.0, 90.0), 1: (200.0, 180.0), 2: (200.0, 180.0)}
+    assert paired_ratio(twin, reference, 0) == 1.0
+    assert paired_ratio(twin, reference, 1) == 1.0
+    # A contender 10% slower in every round is 1.1, whatever the spells; rounds only one ran are left out.
+    slower = {k: (v[0] * 1.1, v[1] * 1.1) for k, v in reference.items()} | {7: (5.0, 5.0)}
+    assert paired_ratio(slower, reference, 1) == pytest.approx(1.1)
+    assert paired_ratio({}, reference, 0) is None
