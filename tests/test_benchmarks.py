@@ -7,6 +7,7 @@ without a SELECT, revoking all of a user's sessions is one DELETE and one cache 
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -177,7 +178,7 @@ def test_every_contender_runs_after_every_other_and_in_every_position_equally_of
     for order in orders:
         for position, contender in enumerate(order):
             positions[contender, position] = positions.get((contender, position), 0) + 1
-        for before, after in zip(order, order[1:]):
+        for before, after in itertools.pairwise(order):
             followers[before, after] = followers.get((before, after), 0) + 1
     assert len(followers) == count * (count - 1)  # every ordered pair of two contenders
     assert len(set(followers.values())) == 1
