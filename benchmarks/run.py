@@ -390,7 +390,7 @@ def summarise(
             continue
         entry["samples_ns"] += line.get("samples_ns", [])
         entry["cpu_ns"] += line.get("cpu_ns", [])
-        if line.get("samples_ns") and not line.get("count"):
+        if line.get("samples_ns"):  # a timed block (a counting pass records no samples)
             # Each block's median, by round: what the ratios pair (see paired_ratio()).
             blocks = entry.setdefault("blocks", {})
             blocks[line["round"]] = (

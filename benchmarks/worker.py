@@ -329,7 +329,7 @@ def scenario_read(bench: Bench, users: dict[str, Any], n: int) -> None:
     for _ in range(n):
         bench.measure(lambda: bench.request("/read/", key))
     if b"items" not in bench.last_body:
-        raise RuntimeError("the read scenario's session is no longer signed in")
+        raise RuntimeError("the read scenario's session no longer holds its data (signed out?)")
 
 
 def scenario_write(bench: Bench, users: dict[str, Any], n: int) -> None:

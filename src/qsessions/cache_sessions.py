@@ -86,10 +86,6 @@ class CachedSession(DeviceAndPlace):
         return self.expire_date > timezone.now()
 
 
-def _alias() -> str:
-    return conf.session_cache_alias
-
-
 def _read(keys: list[str]) -> dict[str, Found | str]:
     """What the cache holds for these sessions (one ``get_many`` of the entries and their marks)."""
     if not keys:
@@ -109,7 +105,7 @@ def _read(keys: list[str]) -> dict[str, Found | str]:
 def user_sessions(user: Any) -> list[CachedSession]:
     """``user``'s live sessions, in no particular order."""
     user_id = user.pk
-    alias = _alias()
+    alias = conf.session_cache_alias
     now = time.time()
     sessions: list[CachedSession] = []
     stale: list[tuple[Any, str]] = []
@@ -138,7 +134,7 @@ def _revoke(
         ((s.expire_date - timezone.now()).total_seconds() for _, s in targets if s is not None), default=None
     )
     entries.evict(keys, seconds_left=seconds_left, always=True, marks=True)
-    session_index.remove(_alias(), [(user_id, key) for key in keys])
+    session_index.remove(conf.session_cache_alias, [(user_id, key) for key in keys])
     live = [session for _, session in targets if session is not None]
     if send and session_revoked.has_listeners(Session):
         for session in live:
@@ -182,7 +178,7 @@ def revoke_beyond(user: Any, limit: int, keep: str | None, reason: str, request:
 def _targets(user_id: Any, keep: str | None) -> list[tuple[str, CachedSession | None]]:
     """Every session in ``user_id``'s index but ``keep``, for revoking (see revoke_all())."""
     targets: list[tuple[str, CachedSession | None]] = []
-    for key, found in _read(session_index.members(_alias(), user_id)).items():
+    for key, found in _read(session_index.members(conf.session_cache_alias, user_id)).items():
         if key == keep:
             continue
         if type(found) is Found and found.row.user_id == user_id:
